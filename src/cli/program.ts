@@ -1,0 +1,18 @@
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** The `sab` command tree. Each sub-command lives in its own module and only composes the library. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('sab')
+    .description('SegmentAnyBone: segment every bone in an MRI volume (MobileSAM + depth attention on ONNX Runtime).')
+    .version(packageVersion())
+    .showHelpAfterError();
+  return program;
+}
