@@ -1,0 +1,368 @@
+import type { DType, Tensor, TensorData } from '../checkpoint/tensor.js';
+import { numel } from '../checkpoint/tensor.js';
+import { AttributeType, ModelProto, OnnxDataType } from './onnxSchema.js';
+import { inferShapes } from './shapes.js';
+
+/** A dimension: a fixed size, or a symbolic name (e.g. the batch 'N'). */
+export type Dim = number | string;
+
+/** A named tensor flowing through the graph (graph input, initializer, or node output). */
+export interface Value {
+  readonly name: string;
+  readonly dtype: DType;
+  /** Shape where the builder could infer it; undefined when unknown. */
+  readonly shape: Dim[] | undefined;
+}
+
+export type AttrValue = number | string | number[] | string[] | Tensor;
+
+/**
+ * One emitted node. Kept as plain data so later passes (e.g. training's backward-graph derivation)
+ * can walk the forward graph: op type, inputs, outputs, attributes and the shapes known at build time.
+ */
+export interface OpRecord {
+  readonly opType: string;
+  readonly domain: string;
+  readonly name: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly attrs: Readonly<Record<string, AttrValue>>;
+}
+
+/** Attribute names whose numeric values ONNX types as FLOAT / FLOATS (everything else numeric is INT). */
+const FLOAT_ATTRS = new Set([
+  'alpha',
+  'beta',
+  'epsilon',
+  'momentum',
+  'gamma',
+  'ratio',
+  'cubic_coeff_a',
+  'extrapolation_value',
+  'scales',
+  'value_float',
+  'value_floats',
+  'spatial_scale',
+]);
+
+export interface BuilderOptions {
+  /** ai.onnx opset; 21 has LayerNormalization, Gelu (20) and Resize antialias (18). */
+  opset?: number;
+  docString?: string;
+}
+
+export class GraphError extends Error {
+  override name = 'GraphError';
+}
+
+/**
+ * Emits an ONNX model from TypeScript, in the style of a PyTorch `forward`: every call adds a node
+ * and returns its output Value. Initializers come straight from checkpoint tensors.
+ */
+export class GraphBuilder {
+  readonly opset: number;
+  readonly records: OpRecord[] = [];
+  readonly inputs: Value[] = [];
+  readonly outputs: Value[] = [];
+  readonly initializers = new Map<string, Tensor>();
+  /** Every value by name (inputs, initializers, node outputs). */
+  readonly values = new Map<string, Value>();
+  private readonly docString: string;
+  private counter = 0;
+  private readonly constCache = new Map<string, Value>();
+
+  constructor(
+    readonly name: string,
+    options: BuilderOptions = {},
+  ) {
+    this.opset = options.opset ?? 21;
+    this.docString = options.docString ?? '';
+  }
+
+  /** A fresh unique value name with a readable prefix. */
+  uniqueName(prefix: string): string {
+    let n: string;
+    do n = `${prefix}_${this.counter++}`;
+    while (this.values.has(n));
+    return n;
+  }
+
+  input(name: string, dtype: DType, shape: Dim[]): Value {
+    this.assertFree(name);
+    const v: Value = { name, dtype, shape: [...shape] };
+    this.values.set(name, v);
+    this.inputs.push(v);
+    return v;
+  }
+
+  /** Mark a value as a graph output, optionally under a new name (an Identity node renames it). */
+  output(value: Value, name?: string): Value {
+    let v = value;
+    if (name !== undefined && name !== value.name) {
+      this.assertFree(name);
+      v = this.op('Identity', [value], {}, { outputName: name });
+    }
+    this.outputs.push(v);
+    return v;
+  }
+
+  /** Register a tensor (e.g. from a checkpoint) as an initializer. */
+  initializer(name: string, tensor: Tensor): Value {
+    this.assertFree(name);
+    if (tensor.data.length !== numel(tensor.shape)) {
+      throw new GraphError(
+        `initializer ${name}: data has ${tensor.data.length} elements, shape [${tensor.shape.join(',')}] needs ${numel(tensor.shape)}`,
+      );
+    }
+    this.initializers.set(name, tensor);
+    const v: Value = { name, dtype: tensor.dtype, shape: [...tensor.shape] };
+    this.values.set(name, v);
+    return v;
+  }
+
+  /** A small constant initializer, deduplicated by content. */
+  constant(data: number[] | TensorData, shape: number[], dtype: DType = 'float32'): Value {
+    const typed = toTyped(data, dtype);
+    const key = `${dtype}|${shape.join(',')}|${Array.from(typed as ArrayLike<number | bigint>, String).join(',')}`;
+    const cached = key.length < 4096 ? this.constCache.get(key) : undefined;
+    if (cached) return cached;
+    const v = this.initializer(this.uniqueName('const'), { dtype, shape, data: typed });
+    if (key.length < 4096) this.constCache.set(key, v);
+    return v;
+  }
+
+  scalar(x: number, dtype: DType = 'float32'): Value {
+    return this.constant([x], [], dtype);
+  }
+
+  int64s(xs: number[]): Value {
+    return this.constant(xs, [xs.length], 'int64');
+  }
+
+  /** Constant value of an initializer as numbers (for shape inference), or undefined. */
+  constantValues(name: string): number[] | undefined {
+    const t = this.initializers.get(name);
+    if (!t || t.data.length > 64) return undefined;
+    return Array.from(t.data as ArrayLike<number | bigint>, Number);
+  }
+
+  /** Emit one node with a single output. */
+  op(
+    opType: string,
+    inputs: readonly (Value | null)[],
+    attrs: Record<string, AttrValue> = {},
+    options: { domain?: string; outputName?: string; dtype?: DType } = {},
+  ): Value {
+    return this.opMulti(opType, inputs, 1, attrs, {
+      ...options,
+      ...(options.outputName !== undefined ? { outputNames: [options.outputName] } : {}),
+    })[0]!;
+  }
+
+  /** Emit one node with `nOutputs` outputs. */
+  opMulti(
+    opType: string,
+    inputs: readonly (Value | null)[],
+    nOutputs: number,
+    attrs: Record<string, AttrValue> = {},
+    options: { domain?: string; outputNames?: string[]; dtype?: DType } = {},
+  ): Value[] {
+    for (const i of inputs) {
+      if (i && !this.values.has(i.name)) throw new GraphError(`${opType}: input ${i.name} is not in graph ${this.name}`);
+    }
+    const prefix = opType.toLowerCase();
+    const outNames = options.outputNames ?? Array.from({ length: nOutputs }, () => this.uniqueName(prefix));
+    outNames.forEach((n) => this.assertFree(n));
+    const record: OpRecord = {
+      opType,
+      domain: options.domain ?? '',
+      name: this.uniqueName(`n_${prefix}`),
+      inputs: inputs.map((i) => (i ? i.name : '')),
+      outputs: outNames,
+      attrs,
+    };
+    const inferred = inferShapes(this, record, inputs);
+    const outs = outNames.map((name, k) => {
+      const info = inferred[k];
+      const v: Value = {
+        name,
+        dtype: options.dtype ?? info?.dtype ?? inputs.find((x) => x)?.dtype ?? 'float32',
+        shape: info?.shape,
+      };
+      this.values.set(name, v);
+      return v;
+    });
+    this.records.push(record);
+    return outs;
+  }
+
+  // ---- typed shorthands for the ops the models use (all go through `op`, so records stay uniform) ----
+  add(a: Value, b: Value): Value {
+    return this.op('Add', [a, b]);
+  }
+  sub(a: Value, b: Value): Value {
+    return this.op('Sub', [a, b]);
+  }
+  mul(a: Value, b: Value): Value {
+    return this.op('Mul', [a, b]);
+  }
+  div(a: Value, b: Value): Value {
+    return this.op('Div', [a, b]);
+  }
+  matmul(a: Value, b: Value): Value {
+    return this.op('MatMul', [a, b]);
+  }
+  relu(x: Value): Value {
+    return this.op('Relu', [x]);
+  }
+  gelu(x: Value, approximate: 'none' | 'tanh' = 'none'): Value {
+    return this.op('Gelu', [x], approximate === 'none' ? {} : { approximate });
+  }
+  sigmoid(x: Value): Value {
+    return this.op('Sigmoid', [x]);
+  }
+  softmax(x: Value, axis = -1): Value {
+    return this.op('Softmax', [x], { axis });
+  }
+  transpose(x: Value, perm: number[]): Value {
+    return this.op('Transpose', [x], { perm });
+  }
+  reshape(x: Value, shape: number[]): Value {
+    return this.op('Reshape', [x, this.int64s(shape)]);
+  }
+  concat(xs: Value[], axis: number): Value {
+    return this.op('Concat', xs, { axis });
+  }
+  slice(x: Value, starts: number[], ends: number[], axes: number[], steps?: number[]): Value {
+    const ins = [x, this.int64s(starts), this.int64s(ends), this.int64s(axes)];
+    if (steps) ins.push(this.int64s(steps));
+    return this.op('Slice', ins);
+  }
+  unsqueeze(x: Value, axes: number[]): Value {
+    return this.op('Unsqueeze', [x, this.int64s(axes)]);
+  }
+  squeeze(x: Value, axes: number[]): Value {
+    return this.op('Squeeze', [x, this.int64s(axes)]);
+  }
+  reduceMean(x: Value, axes: number[], keepdims = true): Value {
+    return this.op('ReduceMean', [x, this.int64s(axes)], { keepdims: keepdims ? 1 : 0 });
+  }
+  reduceSum(x: Value, axes: number[], keepdims = true): Value {
+    return this.op('ReduceSum', [x, this.int64s(axes)], { keepdims: keepdims ? 1 : 0 });
+  }
+  conv(
+    x: Value,
+    w: Value,
+    b: Value | null,
+    attrs: { strides?: number[]; pads?: number[]; dilations?: number[]; group?: number } = {},
+  ): Value {
+    return this.op('Conv', b ? [x, w, b] : [x, w], attrs);
+  }
+  convTranspose(
+    x: Value,
+    w: Value,
+    b: Value | null,
+    attrs: { strides?: number[]; pads?: number[]; output_padding?: number[]; group?: number } = {},
+  ): Value {
+    return this.op('ConvTranspose', b ? [x, w, b] : [x, w], attrs);
+  }
+  layerNorm(x: Value, scale: Value, bias: Value, epsilon: number, axis = -1): Value {
+    return this.op('LayerNormalization', [x, scale, bias], { axis, epsilon });
+  }
+  batchNorm(x: Value, scale: Value, bias: Value, mean: Value, variance: Value, epsilon: number): Value {
+    return this.op('BatchNormalization', [x, scale, bias, mean, variance], { epsilon });
+  }
+
+  /** The ModelProto as bytes, ready for onnxruntime. */
+  toBytes(): Uint8Array {
+    if (this.outputs.length === 0) throw new GraphError(`graph ${this.name} has no outputs`);
+    const model = {
+      irVersion: 10,
+      producerName: 'segment-any-bone',
+      producerVersion: '0.1.0',
+      docString: this.docString,
+      opsetImport: [{ domain: '', version: this.opset }],
+      graph: {
+        name: this.name,
+        node: this.records.map((r) => ({
+          input: [...r.inputs],
+          output: [...r.outputs],
+          name: r.name,
+          opType: r.opType,
+          domain: r.domain,
+          attribute: Object.entries(r.attrs).map(([k, v]) => encodeAttr(k, v)),
+        })),
+        initializer: [...this.initializers].map(([name, t]) => encodeTensor(name, t)),
+        input: this.inputs.map(valueInfo),
+        output: this.outputs.map(valueInfo),
+      },
+    };
+    return ModelProto.encode(model as unknown as protobufMessage).finish();
+  }
+
+  private assertFree(name: string): void {
+    if (this.values.has(name)) throw new GraphError(`value name ${name} is already used in graph ${this.name}`);
+  }
+}
+
+type protobufMessage = Parameters<typeof ModelProto.encode>[0];
+
+function toTyped(data: number[] | TensorData, dtype: DType): TensorData {
+  if (!Array.isArray(data)) return data;
+  switch (dtype) {
+    case 'float32':
+      return Float32Array.from(data);
+    case 'float64':
+      return Float64Array.from(data);
+    case 'int64':
+      return BigInt64Array.from(data, (x) => BigInt(Math.trunc(x)));
+    case 'int32':
+      return Int32Array.from(data);
+    case 'uint8':
+    case 'bool':
+      return Uint8Array.from(data);
+    default:
+      throw new GraphError(`constant of dtype ${dtype} is not supported`);
+  }
+}
+
+function bytesOf(data: TensorData): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function encodeTensor(name: string, t: Tensor): object {
+  return { name, dims: t.shape, dataType: OnnxDataType[t.dtype], rawData: bytesOf(t.data) };
+}
+
+function valueInfo(v: Value): object {
+  return {
+    name: v.name,
+    type: {
+      tensorType: {
+        elemType: OnnxDataType[v.dtype],
+        ...(v.shape
+          ? { shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } }
+          : {}),
+      },
+    },
+  };
+}
+
+function encodeAttr(name: string, v: AttrValue): object {
+  if (typeof v === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(v) };
+  if (typeof v === 'number') {
+    return FLOAT_ATTRS.has(name) || !Number.isInteger(v)
+      ? { name, type: AttributeType.FLOAT, f: v }
+      : { name, type: AttributeType.INT, i: v };
+  }
+  if (Array.isArray(v)) {
+    if (v.length > 0 && typeof v[0] === 'string') {
+      return { name, type: AttributeType.STRINGS, strings: (v as string[]).map((s) => new TextEncoder().encode(s)) };
+    }
+    const nums = v as number[];
+    return FLOAT_ATTRS.has(name) || nums.some((x) => !Number.isInteger(x))
+      ? { name, type: AttributeType.FLOATS, floats: nums }
+      : { name, type: AttributeType.INTS, ints: nums };
+  }
+  return { name, type: AttributeType.TENSOR, t: encodeTensor(name, v) };
+}

@@ -1,0 +1,3 @@
+export * from './builder.js';
+export * from './runtime.js';
+export { createNodeRuntime } from './runtimeNode.js';

@@ -1,0 +1,127 @@
+import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
+import type { TensorData } from '../checkpoint/tensor.js';
+
+/** Where ONNX Runtime executes: CPU or CUDA in Node; WASM or WebGPU in the browser. */
+export type ExecutionProvider = 'cpu' | 'cuda' | 'wasm' | 'webgpu';
+
+export interface RuntimeOptions {
+  /** Preferred execution provider; default cpu (node) / wasm (browser). */
+  device?: ExecutionProvider;
+  /** Intra-op threads (0 = ONNX Runtime default: one per physical core). */
+  threads?: number;
+  /** Called with a one-line notice, e.g. when CUDA is unavailable and CPU is used instead. */
+  onNotice?: (message: string) => void;
+}
+
+/** The slice of the onnxruntime-{node,web} module we use; both packages export this shape. */
+export interface OrtModule {
+  InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+  Tensor: new (type: OrtTensor.Type, data: TensorData, dims: readonly number[]) => OrtTensor;
+}
+
+/** A plain tensor crossing the runtime boundary. */
+export interface RunTensor {
+  data: TensorData;
+  dims: readonly number[];
+}
+
+export class RuntimeError extends Error {
+  override name = 'RuntimeError';
+}
+
+const ORT_TYPE: Record<string, OrtTensor.Type> = {
+  Float32Array: 'float32',
+  Float64Array: 'float64',
+  Int32Array: 'int32',
+  BigInt64Array: 'int64',
+  Uint8Array: 'uint8',
+  Int8Array: 'int8',
+  Int16Array: 'int16',
+  Uint16Array: 'float16',
+};
+
+/** One loaded graph. `run` takes and returns plain typed arrays. */
+export class Session {
+  constructor(
+    private readonly ort: OrtModule,
+    readonly inner: InferenceSession,
+    readonly provider: ExecutionProvider,
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.inner.inputNames;
+  }
+  get outputNames(): readonly string[] {
+    return this.inner.outputNames;
+  }
+
+  async run(feeds: Record<string, RunTensor>, outputs?: string[]): Promise<Record<string, RunTensor>> {
+    const ortFeeds: Record<string, OrtTensor> = {};
+    for (const [name, t] of Object.entries(feeds)) {
+      const type = ORT_TYPE[t.data.constructor.name];
+      if (!type) throw new RuntimeError(`input ${name}: unsupported array type ${t.data.constructor.name}`);
+      ortFeeds[name] = new this.ort.Tensor(type, t.data, t.dims);
+    }
+    const res = outputs ? await this.inner.run(ortFeeds, outputs) : await this.inner.run(ortFeeds);
+    const out: Record<string, RunTensor> = {};
+    for (const [name, t] of Object.entries(res)) {
+      out[name] = { data: t.data as TensorData, dims: [...t.dims] };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.inner.release();
+  }
+}
+
+/**
+ * Opens ONNX Runtime sessions on the chosen execution provider. CUDA that cannot be loaded
+ * (missing CUDA 12 / cuDNN 9 libraries, or provider files not installed) falls back to CPU with
+ * one notice instead of failing.
+ */
+export class Runtime {
+  private cudaFailed = false;
+
+  constructor(
+    private readonly ort: OrtModule,
+    readonly options: RuntimeOptions = {},
+    private readonly defaultProvider: ExecutionProvider = 'cpu',
+  ) {}
+
+  get device(): ExecutionProvider {
+    return this.options.device ?? this.defaultProvider;
+  }
+
+  async session(model: Uint8Array, label = 'model'): Promise<Session> {
+    const wanted = this.cudaFailed ? 'cpu' : this.device;
+    try {
+      return new Session(this.ort, await this.ort.InferenceSession.create(model, this.sessionOptions(wanted)), wanted);
+    } catch (err) {
+      if (wanted === 'cuda' || wanted === 'webgpu') {
+        const fallback: ExecutionProvider = wanted === 'cuda' ? 'cpu' : 'wasm';
+        if (wanted === 'cuda') this.cudaFailed = true;
+        const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+        this.options.onNotice?.(
+          `${wanted} execution provider unavailable for ${label} (${why}); falling back to ${fallback}.` +
+            (wanted === 'cuda' ? ' See README "GPU" for installing the CUDA 12 / cuDNN 9 runtime.' : ''),
+        );
+        return new Session(
+          this.ort,
+          await this.ort.InferenceSession.create(model, this.sessionOptions(fallback)),
+          fallback,
+        );
+      }
+      throw new RuntimeError(`cannot open ${label} in ONNX Runtime: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private sessionOptions(provider: ExecutionProvider): InferenceSession.SessionOptions {
+    const opts: InferenceSession.SessionOptions = {
+      executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : [provider],
+      graphOptimizationLevel: 'all',
+    };
+    if (this.options.threads) opts.intraOpNumThreads = this.options.threads;
+    return opts;
+  }
+}
