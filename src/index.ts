@@ -1,2 +1,4 @@
 // Public library API of segment-any-bone. Each module exports plain typed data and functions.
 export {};
+export * from './volume/index.js';
+export * from './io/index.js';

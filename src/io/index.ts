@@ -1,0 +1,6 @@
+export { VolumeIOError } from './errors.js';
+export type { ReadOptions } from './options.js';
+export { readNifti, decodeNifti, type NiftiSourceHeader } from './nifti/read.js';
+export { writeNifti, encodeNifti, type NiftiWriteOptions } from './nifti/write.js';
+export { niftiBestAffine } from './nifti/geometry.js';
+export type { NiftiHeader } from './nifti/header.js';

@@ -1,0 +1,14 @@
+export * from './types.js';
+export * from './dtype.js';
+export * from './affine.js';
+export {
+  VolumeError,
+  createVolume,
+  createMaskLike,
+  voxelCount,
+  voxelStats,
+  firstNonFinite,
+  summarizeVolume,
+  type VoxelStats,
+  type VolumeSummary,
+} from './volume.js';

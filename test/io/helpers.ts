@@ -1,0 +1,32 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+
+/** A scratch directory removed after the test file finishes. */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `sab-${prefix}-`));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Deterministic pseudo-random voxels (LCG) so round trips see varied values. */
+export function ramp(n: number, seed = 1, scale = 1000): Float64Array {
+  const out = new Float64Array(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[i] = Math.floor((x / 2 ** 32) * scale);
+  }
+  return out;
+}
+
+export function expectAffineClose(actual: Float64Array, expected: ArrayLike<number>, tol = 1e-6): void {
+  const diffs: string[] = [];
+  for (let i = 0; i < 16; i++) {
+    if (!(Math.abs(actual[i]! - expected[i]!) <= tol)) diffs.push(`[${i}] ${actual[i]} vs ${expected[i]}`);
+  }
+  if (diffs.length) throw new Error(`affines differ: ${diffs.join('; ')}`);
+}
+
+export const SHARED = new URL('../../../shared/fixtures/', import.meta.url).pathname;
