@@ -1,4 +1,4 @@
-import type { DType, VoxelArray } from './types.js';
+import type { VoxelDType, VoxelArray } from './types.js';
 
 type VoxelArrayCtor = {
   new (length: number): VoxelArray;
@@ -6,7 +6,7 @@ type VoxelArrayCtor = {
   readonly BYTES_PER_ELEMENT: number;
 };
 
-const CTORS: Record<DType, VoxelArrayCtor> = {
+const CTORS: Record<VoxelDType, VoxelArrayCtor> = {
   uint8: Uint8Array,
   int8: Int8Array,
   int16: Int16Array,
@@ -17,22 +17,22 @@ const CTORS: Record<DType, VoxelArrayCtor> = {
   float64: Float64Array,
 };
 
-export const DTYPES: readonly DType[] = Object.keys(CTORS) as DType[];
+export const VOXEL_DTYPES: readonly VoxelDType[] = Object.keys(CTORS) as VoxelDType[];
 
-export function isDType(s: string): s is DType {
+export function isVoxelDType(s: string): s is VoxelDType {
   return Object.prototype.hasOwnProperty.call(CTORS, s);
 }
 
-export function bytesPerVoxel(dtype: DType): number {
+export function bytesPerVoxel(dtype: VoxelDType): number {
   return CTORS[dtype].BYTES_PER_ELEMENT;
 }
 
-export function allocVoxels(dtype: DType, length: number): VoxelArray {
+export function allocVoxels(dtype: VoxelDType, length: number): VoxelArray {
   return new CTORS[dtype](length);
 }
 
 /** A typed view over little-endian bytes (copied when unaligned so the view is always valid). */
-export function voxelsFromBytes(dtype: DType, bytes: Uint8Array, length: number): VoxelArray {
+export function voxelsFromBytes(dtype: VoxelDType, bytes: Uint8Array, length: number): VoxelArray {
   const ctor = CTORS[dtype];
   const nbytes = length * ctor.BYTES_PER_ELEMENT;
   if ((bytes.byteOffset % ctor.BYTES_PER_ELEMENT) === 0) {
@@ -43,7 +43,7 @@ export function voxelsFromBytes(dtype: DType, bytes: Uint8Array, length: number)
   return new ctor(copy.buffer, 0, length);
 }
 
-export function dtypeOfArray(a: VoxelArray): DType {
+export function dtypeOfArray(a: VoxelArray): VoxelDType {
   if (a instanceof Uint8Array) return 'uint8';
   if (a instanceof Int8Array) return 'int8';
   if (a instanceof Int16Array) return 'int16';

@@ -1,5 +1,5 @@
 /** Voxel element types the readers and writers understand. */
-export type DType = 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
+export type VoxelDType = 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
 
 export type VoxelArray =
   | Uint8Array
@@ -31,6 +31,6 @@ export interface Volume {
   dims: Vec3;
   spacing: Vec3;
   affine: Float64Array;
-  dtype: DType;
+  dtype: VoxelDType;
   source?: VolumeSource;
 }

@@ -1,8 +1,8 @@
 import { affineToRows, orientationCode, spacingFromAffine } from './affine.js';
 import { dtypeOfArray } from './dtype.js';
-import type { DType, Vec3, Volume, VoxelArray } from './types.js';
+import type { VoxelDType, Vec3, Volume, VoxelArray } from './types.js';
 
-export type { DType, Vec3, Volume, VolumeSource, VoxelArray } from './types.js';
+export type { VoxelDType, Vec3, Volume, VolumeSource, VoxelArray } from './types.js';
 
 export class VolumeError extends Error {
   override name = 'VolumeError';
@@ -81,7 +81,7 @@ export interface VolumeSummary {
   spacing: Vec3;
   affine: number[][];
   orientation: string;
-  dtype: DType;
+  dtype: VoxelDType;
   stats: VoxelStats;
 }
 

@@ -1,4 +1,4 @@
-import type { DType } from '../../volume/types.js';
+import type { VoxelDType } from '../../volume/types.js';
 
 /**
  * NIfTI-1 / NIfTI-2 header fields, version independent. Parsed and written by our own code (not nifti-reader-js):
@@ -169,10 +169,10 @@ export const NIFTI1_MAGIC = 'n+1';
 export const NIFTI2_MAGIC = 'n+2\0\r\n\x1a\n';
 
 /** NIfTI datatype codes we read and write. */
-export const NIFTI_DTYPE: Record<number, DType> = {
+export const NIFTI_DTYPE: Record<number, VoxelDType> = {
   2: 'uint8', 4: 'int16', 8: 'int32', 16: 'float32', 64: 'float64', 256: 'int8', 512: 'uint16', 768: 'uint32',
 };
-export const NIFTI_CODE: Record<DType, number> = {
+export const NIFTI_CODE: Record<VoxelDType, number> = {
   uint8: 2, int16: 4, int32: 8, float32: 16, float64: 64, int8: 256, uint16: 512, uint32: 768,
 };
 /** Names of known but unsupported codes, for a useful error. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { bytesPerVoxel, HOST_LITTLE_ENDIAN, swapBytesInPlace, voxelsFromBytes } from '../../volume/dtype.js';
-import type { DType, Vec3, Volume, VoxelArray } from '../../volume/types.js';
+import type { VoxelDType, Vec3, Volume, VoxelArray } from '../../volume/types.js';
 import { createVolume, firstNonFinite } from '../../volume/volume.js';
 import { VolumeIOError } from '../errors.js';
 import { GzipError, gunzip, isGzip } from '../gzip.js';
@@ -132,7 +132,7 @@ function checkMagic(h: NiftiHeader, fail: (p: string) => never): void {
  * Scaled output is float32, or float64 when the raw type needs it (int32/uint32/float64) or the header is NIfTI-2
  * (whose scale factors are float64), mirroring numpy's type promotion in nibabel.
  */
-function applyScaling(data: VoxelArray, dtype: DType, h: NiftiHeader): VoxelArray {
+function applyScaling(data: VoxelArray, dtype: VoxelDType, h: NiftiHeader): VoxelArray {
   let slope = h.sclSlope;
   let inter = h.sclInter;
   if (slope === 0 || !Number.isFinite(slope)) slope = 1;
