@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { register as registerConvert } from './commands/convert.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -14,5 +15,6 @@ export function buildProgram(): Command {
     .description('SegmentAnyBone: segment every bone in an MRI volume (MobileSAM + depth attention on ONNX Runtime).')
     .version(packageVersion())
     .showHelpAfterError();
+  registerConvert(program);
   return program;
 }
