@@ -151,7 +151,8 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions, start = 0)
       case 0x8a: stack.push(decodeLong(take(u8()))); break; // LONG1
       case 0x8b: { // LONG4
         const n = i32();
-        if (n < 0) fail('negative LONG4 length');
+        // Bounded: decoding is quadratic in length, and tensor metadata never needs huge integers.
+        if (n < 0 || n > 1024) fail(`LONG4 length ${n} out of range`);
         stack.push(decodeLong(take(n)));
         break;
       }
@@ -184,7 +185,12 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions, start = 0)
         break;
       }
       case 0x61: { const v = pop(); listOf(top(), 'APPEND').push(v); break; } // APPEND
-      case 0x65: { const items = popMark(); listOf(top(), 'APPENDS').push(...items); break; } // APPENDS
+      case 0x65: { // APPENDS (a loop, not push(...items): spreading a huge list overflows the call stack)
+        const items = popMark();
+        const list = listOf(top(), 'APPENDS');
+        for (const v of items) list.push(v);
+        break;
+      }
       case 0x73: { const v = pop(); const k = pop(); dictOf(top(), 'SETITEM').set(k, v); break; } // SETITEM
       case 0x75: { // SETITEMS
         const items = popMark();
