@@ -4,3 +4,6 @@ export { readNifti, decodeNifti, type NiftiSourceHeader } from './nifti/read.js'
 export { writeNifti, encodeNifti, type NiftiWriteOptions } from './nifti/write.js';
 export { niftiBestAffine } from './nifti/geometry.js';
 export type { NiftiHeader } from './nifti/header.js';
+export { readNrrd, decodeNrrd, type NrrdSourceHeader } from './nrrd/read.js';
+export { writeNrrd, type NrrdWriteOptions } from './nrrd/write.js';
+export type { NrrdHeader } from './nrrd/header.js';
