@@ -62,3 +62,14 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function relMaxErr(actual: ArrayLike<number>, reference: ArrayLike<number>): number {
   return maxAbsDiff(actual, reference) / maxAbs(reference);
 }
+
+/** A uint8 golden tensor (e.g. a 0/1 mask) with its manifest shape. */
+export function loadGoldenU8(name: string): { data: Uint8Array; dims: number[] } {
+  const info = goldenInfo(name);
+  if (info.dtype !== 'uint8') throw new Error(`golden tensor ${name} is ${info.dtype}, not uint8`);
+  const bytes = readFileSync(`${GOLDEN}${info.file}`);
+  const data = new Uint8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const n = info.shape.reduce((p, d) => p * d, 1);
+  if (data.length !== n) throw new Error(`golden tensor ${name}: ${data.length} values, shape needs ${n}`);
+  return { data, dims: info.shape };
+}

@@ -1,0 +1,264 @@
+import type { StateDict } from '../checkpoint/tensor.js';
+import type { GraphBuilder, Value } from '../graph/builder.js';
+import { Params, linearSpecs, type ParamSpec } from './decoderParams.js';
+import { EMBED_DIM, EMBED_GRID } from './promptEncoder.js';
+
+/**
+ * SAM mask decoder with SegmentAnyBone's decoder adapters: a two-way transformer (depth 2, 8 heads,
+ * cross attention at half width, ReLU MLP 2048), 1 IoU token + 3 mask tokens, output upscaling to
+ * 256x256, hypernetwork MLPs and an IoU head. Multimask output: mask tokens 1 and 2 (channel 1 = bone).
+ */
+
+const PREFIX = 'mask_decoder.';
+const T = `${PREFIX}transformer.`;
+const DEPTH = 2;
+const HEADS = 8;
+const MLP_DIM = 2048;
+const CROSS_DIM = EMBED_DIM / 2;
+const ADAPTER_DIM = EMBED_DIM / 4;
+const MASK_TOKENS = 3;
+const UP1 = EMBED_DIM / 4;
+const UP2 = EMBED_DIM / 8;
+/** Multimask output: mask tokens 1..2 (token 0 is the single-mask output). */
+const OUTPUT_TOKENS = [1, 2];
+const MLP_ADAPTER_SCALE = 0.5;
+const LAYER_NORM_EPS = 1e-5;
+const LAYER_NORM_2D_EPS = 1e-6;
+
+export interface MaskDecoderOptions {
+  /** Decoder adapters in both transformer blocks (SegmentAnyBone). Default true. */
+  adapters?: boolean;
+}
+
+export interface MaskDecoderInputs {
+  /** [N, 256, 64, 64] (fused) image embedding. */
+  imageEmbedding: Value;
+  /** [1, 4096, 256] positional encoding of the grid, token = row*64 + col. */
+  imagePeTokens: Value;
+  /** [N, P, 256] sparse prompt tokens, or null for the automatic mode (no prompt tokens). */
+  sparse: Value | null;
+  /** [1, 256] dense prompt embedding added to every grid token (no_mask_embed). */
+  denseEmbedding: Value;
+}
+
+export interface MaskDecoderOutputs {
+  /** [N, 2, 256, 256] mask logits of tokens 1..2; channel 1 = bone. */
+  lowResLogits: Value;
+  /** [N, 2] IoU predictions of tokens 1..2. */
+  iouPred: Value;
+}
+
+function attentionSpecs(prefix: string, inner: number): ParamSpec[] {
+  return ['q_proj', 'k_proj', 'v_proj']
+    .flatMap((n) => linearSpecs(`${prefix}.${n}`, EMBED_DIM, inner))
+    .concat(linearSpecs(`${prefix}.out_proj`, inner, EMBED_DIM));
+}
+
+function normSpecs(prefix: string, dim: number): ParamSpec[] {
+  return [
+    { key: `${prefix}.weight`, shape: [dim] },
+    { key: `${prefix}.bias`, shape: [dim] },
+  ];
+}
+
+function adapterSpecs(prefix: string): ParamSpec[] {
+  return [...linearSpecs(`${prefix}.D_fc1`, EMBED_DIM, ADAPTER_DIM), ...linearSpecs(`${prefix}.D_fc2`, ADAPTER_DIM, EMBED_DIM)];
+}
+
+function mlpSpecs(prefix: string, dims: number[]): ParamSpec[] {
+  return dims.slice(1).flatMap((out, i) => linearSpecs(`${prefix}.layers.${i}`, dims[i]!, out));
+}
+
+export function maskDecoderParamSpecs(opts: MaskDecoderOptions = {}): ParamSpec[] {
+  const specs: ParamSpec[] = [];
+  for (let i = 0; i < DEPTH; i++) {
+    const l = `${T}layers.${i}`;
+    specs.push(
+      ...attentionSpecs(`${l}.self_attn`, EMBED_DIM),
+      ...attentionSpecs(`${l}.cross_attn_token_to_image`, CROSS_DIM),
+      ...attentionSpecs(`${l}.cross_attn_image_to_token`, CROSS_DIM),
+      ...[1, 2, 3, 4].flatMap((k) => normSpecs(`${l}.norm${k}`, EMBED_DIM)),
+      ...linearSpecs(`${l}.mlp.lin1`, EMBED_DIM, MLP_DIM),
+      ...linearSpecs(`${l}.mlp.lin2`, MLP_DIM, EMBED_DIM),
+    );
+    if (opts.adapters ?? true) specs.push(...adapterSpecs(`${l}.MLP_Adapter`), ...adapterSpecs(`${l}.Adapter`));
+  }
+  specs.push(
+    ...attentionSpecs(`${T}final_attn_token_to_image`, CROSS_DIM),
+    ...normSpecs(`${T}norm_final_attn`, EMBED_DIM),
+    { key: `${PREFIX}iou_token.weight`, shape: [1, EMBED_DIM] },
+    { key: `${PREFIX}mask_tokens.weight`, shape: [MASK_TOKENS, EMBED_DIM] },
+    { key: `${PREFIX}output_upscaling.0.weight`, shape: [EMBED_DIM, UP1, 2, 2] },
+    { key: `${PREFIX}output_upscaling.0.bias`, shape: [UP1] },
+    ...normSpecs(`${PREFIX}output_upscaling.1`, UP1),
+    { key: `${PREFIX}output_upscaling.3.weight`, shape: [UP1, UP2, 2, 2] },
+    { key: `${PREFIX}output_upscaling.3.bias`, shape: [UP2] },
+    ...mlpSpecs(`${PREFIX}iou_prediction_head`, [EMBED_DIM, EMBED_DIM, EMBED_DIM, MASK_TOKENS]),
+  );
+  for (let i = 0; i < MASK_TOKENS; i++) {
+    specs.push(...mlpSpecs(`${PREFIX}output_hypernetworks_mlps.${i}`, [EMBED_DIM, EMBED_DIM, EMBED_DIM, UP2]));
+  }
+  return specs;
+}
+
+/** Builds the decoder's ops; one instance per graph. */
+class DecoderEmitter {
+  private readonly p: Params;
+  constructor(
+    private readonly g: GraphBuilder,
+    sd: StateDict,
+    private readonly adapters: boolean,
+  ) {
+    this.p = new Params(g, sd);
+  }
+
+  private layerNorm(x: Value, prefix: string, eps = LAYER_NORM_EPS): Value {
+    return this.g.layerNorm(x, this.p.value(`${prefix}.weight`), this.p.value(`${prefix}.bias`), eps);
+  }
+
+  /** [N, T, heads*c] -> [N, heads, T, c] (or [N, heads, c, T] when `keysLayout`, ready for Q @ K). */
+  private splitHeads(x: Value, inner: number, keysLayout = false): Value {
+    const r = this.g.reshape(x, [0, -1, HEADS, inner / HEADS]);
+    return this.g.transpose(r, keysLayout ? [0, 2, 3, 1] : [0, 2, 1, 3]);
+  }
+
+  /** SAM Attention: projections to `inner` channels, 8 heads, softmax(QK^T / sqrt(c)) V, output projection. */
+  private attention(prefix: string, q: Value, k: Value, v: Value, inner: number): Value {
+    const g = this.g;
+    const qh = this.splitHeads(this.p.linear(q, `${prefix}.q_proj`), inner);
+    const kh = this.splitHeads(this.p.linear(k, `${prefix}.k_proj`), inner, true);
+    const vh = this.splitHeads(this.p.linear(v, `${prefix}.v_proj`), inner);
+    const logits = g.div(g.matmul(qh, kh), g.scalar(Math.sqrt(inner / HEADS)));
+    const out = g.matmul(g.softmax(logits, -1), vh);
+    const merged = g.reshape(g.transpose(out, [0, 2, 1, 3]), [0, -1, inner]);
+    return this.p.linear(merged, `${prefix}.out_proj`);
+  }
+
+  /** Adapter: Linear(256->64), GELU, Linear(64->256); with or without the skip connection. */
+  private adapter(x: Value, prefix: string, skip: boolean): Value {
+    const h = this.p.linear(this.g.gelu(this.p.linear(x, `${prefix}.D_fc1`)), `${prefix}.D_fc2`);
+    return skip ? this.g.add(x, h) : h;
+  }
+
+  /** One TwoWayAttentionBlock with SegmentAnyBone's adapters. */
+  private block(i: number, queries: Value, keys: Value, queryPe: Value, keyPe: Value): [Value, Value] {
+    const g = this.g;
+    const l = `${T}layers.${i}`;
+    // Self attention; the first block attends without the query PE and has no residual (as SAM).
+    if (i === 0) {
+      queries = this.attention(`${l}.self_attn`, queries, queries, queries, EMBED_DIM);
+    } else {
+      const q = g.add(queries, queryPe);
+      queries = g.add(queries, this.attention(`${l}.self_attn`, q, q, queries, EMBED_DIM));
+    }
+    queries = this.layerNorm(queries, `${l}.norm1`);
+
+    // Tokens attend to the image. keys + PE is shared with the image-to-token attention below
+    // (keys do not change in between).
+    const keysPe = g.add(keys, keyPe);
+    let q = g.add(queries, queryPe);
+    queries = g.add(queries, this.attention(`${l}.cross_attn_token_to_image`, q, keysPe, keys, CROSS_DIM));
+    if (this.adapters) queries = this.adapter(queries, `${l}.Adapter`, true);
+    queries = this.layerNorm(queries, `${l}.norm2`);
+
+    // MLP, with the parallel MLP_Adapter (no skip) scaled by 0.5.
+    const mlp = this.p.linear(g.relu(this.p.linear(queries, `${l}.mlp.lin1`)), `${l}.mlp.lin2`);
+    let sum = g.add(queries, mlp);
+    if (this.adapters) {
+      sum = g.add(sum, g.mul(g.scalar(MLP_ADAPTER_SCALE), this.adapter(queries, `${l}.MLP_Adapter`, false)));
+    }
+    queries = this.layerNorm(sum, `${l}.norm3`);
+
+    // The image attends to the tokens; the same Adapter module (with skip) follows.
+    q = g.add(queries, queryPe);
+    keys = g.add(keys, this.attention(`${l}.cross_attn_image_to_token`, keysPe, q, queries, CROSS_DIM));
+    if (this.adapters) keys = this.adapter(keys, `${l}.Adapter`, true);
+    keys = this.layerNorm(keys, `${l}.norm4`);
+    return [queries, keys];
+  }
+
+  private mlp(x: Value, prefix: string, layers: number): Value {
+    for (let i = 0; i < layers; i++) {
+      x = this.p.linear(x, `${prefix}.layers.${i}`);
+      if (i < layers - 1) x = this.g.relu(x);
+    }
+    return x;
+  }
+
+  /**
+   * Output upscaling (ConvTranspose 2x2/2 -> LayerNorm2d -> GELU -> ConvTranspose 2x2/2 -> GELU) done
+   * as channel-last MatMuls on the grid tokens: a 2x2 stride-2 transposed conv is a per-pixel matmul
+   * whose output columns are (kh, kw, c). Result [N, 64*64*2*2*2*2, 32] with pixel order
+   * (row, col, kh1, kw1, kh2, kw2), i.e. output pixel (4row + 2kh1 + kh2, 4col + 2kw1 + kw2).
+   */
+  private upscale(keys: Value): Value {
+    const g = this.g;
+    const up = `${PREFIX}output_upscaling`;
+    // [in, out, kh, kw] -> [in, (kh, kw, out)]; folded at session creation.
+    const w1 = g.reshape(g.transpose(this.p.value(`${up}.0.weight`), [0, 2, 3, 1]), [EMBED_DIM, 4 * UP1]);
+    const w2 = g.reshape(g.transpose(this.p.value(`${up}.3.weight`), [0, 2, 3, 1]), [UP1, 4 * UP2]);
+    const n1 = EMBED_GRID * EMBED_GRID * 4;
+    let y = g.reshape(g.matmul(keys, w1), [0, n1, UP1]);
+    y = g.add(y, this.p.value(`${up}.0.bias`));
+    y = g.gelu(this.layerNorm(y, `${up}.1`, LAYER_NORM_2D_EPS));
+    y = g.reshape(g.matmul(y, w2), [0, n1 * 4, UP2]);
+    return g.gelu(g.add(y, this.p.value(`${up}.3.bias`)));
+  }
+
+  emit(inputs: MaskDecoderInputs): MaskDecoderOutputs {
+    const g = this.g;
+    const { imageEmbedding, imagePeTokens, sparse, denseEmbedding } = inputs;
+    const nTokens = EMBED_GRID * EMBED_GRID;
+
+    // Output tokens (IoU + masks), repeated over the batch, then the prompt tokens.
+    const outTokens = g.unsqueeze(
+      g.concat([this.p.value(`${PREFIX}iou_token.weight`), this.p.value(`${PREFIX}mask_tokens.weight`)], 0),
+      [0],
+    );
+    const batch = g.slice(g.op('Shape', [imageEmbedding]), [0], [1], [0]);
+    const expandShape = g.concat([batch, g.int64s([1 + MASK_TOKENS, EMBED_DIM])], 0);
+    const batchedOut = g.op('Expand', [outTokens, expandShape]);
+    const tokens = sparse ? g.concat([batchedOut, sparse], 1) : batchedOut;
+
+    // Image tokens [N, 4096, 256] plus the dense prompt embedding.
+    const src = g.transpose(g.reshape(imageEmbedding, [0, EMBED_DIM, nTokens]), [0, 2, 1]);
+    let keys = g.add(src, denseEmbedding);
+    let queries = tokens;
+    for (let i = 0; i < DEPTH; i++) [queries, keys] = this.block(i, queries, keys, tokens, imagePeTokens);
+
+    const q = g.add(queries, tokens);
+    const k = g.add(keys, imagePeTokens);
+    queries = g.add(queries, this.attention(`${T}final_attn_token_to_image`, q, k, keys, CROSS_DIM));
+    queries = this.layerNorm(queries, `${T}norm_final_attn`);
+
+    // Masks of the multimask tokens: hypernetwork weights [N, 2, 32] against the upscaled features.
+    const upscaled = this.upscale(keys);
+    const hyper = g.concat(
+      OUTPUT_TOKENS.map((t) => {
+        const token = g.slice(queries, [1 + t], [2 + t], [1]);
+        return this.mlp(token, `${PREFIX}output_hypernetworks_mlps.${t}`, 3);
+      }),
+      1,
+    );
+    const m = OUTPUT_TOKENS.length;
+    const masksChannelLast = g.matmul(upscaled, g.transpose(hyper, [0, 2, 1]));
+    const s = EMBED_GRID;
+    const unshuffled = g.transpose(g.reshape(masksChannelLast, [0, s, s, 2, 2, 2, 2, m]), [0, 7, 1, 3, 5, 2, 4, 6]);
+    const lowResLogits = g.reshape(unshuffled, [0, m, 4 * s, 4 * s]);
+
+    const iouToken = g.squeeze(g.slice(queries, [0], [1], [1]), [1]);
+    const iouAll = this.mlp(iouToken, `${PREFIX}iou_prediction_head`, 3);
+    const iouPred = g.slice(iouAll, [OUTPUT_TOKENS[0]!], [OUTPUT_TOKENS[m - 1]! + 1], [1]);
+    return { lowResLogits, iouPred };
+  }
+}
+
+/** Emit the mask decoder into `g`. */
+export function maskDecoder(
+  g: GraphBuilder,
+  sd: StateDict,
+  inputs: MaskDecoderInputs,
+  opts: MaskDecoderOptions = {},
+): MaskDecoderOutputs {
+  return new DecoderEmitter(g, sd, opts.adapters ?? true).emit(inputs);
+}
