@@ -3,4 +3,5 @@ export {};
 export * from './checkpoint/index.js';
 export * from './volume/index.js';
 export * from './io/index.js';
+export * from './pipeline/index.js';
 export * from './metrics/index.js';

@@ -1,0 +1,177 @@
+import type { EncodedPrompt, SegmentAnyBone } from '../model/segmentAnyBone.js';
+import { encodePrompts } from '../model/promptEncoder.js';
+import { axesWithSliceLast, inverseOrder, permuteVoxels, type Axis } from '../volume/permute.js';
+import { attentionMapForSlice, sigmoid } from './attention.js';
+import { maskFromLogits, maskToSliceGrid } from './postprocess.js';
+import { encoderInputFromSlice } from './preprocessEncoder.js';
+import { percentileBounds } from './preprocessPercentile.js';
+import { resizeBilinearPillow, resizeNearestPillow } from './preprocessResize.js';
+import type { VoxelArray } from './preprocessTypes.js';
+import { vnetInputFromVolume } from './preprocessVnet.js';
+import { normaliseVolume, sliceToUint8 } from './preprocessVolume.js';
+import { SegmentationError, promptsBySlice, toEncoderFrame, type VoxelPrompt } from './prompts.js';
+
+const ENCODER_SIZE = 1024;
+const LOWRES = 256;
+
+export interface SegmentVolumeOptions {
+  /** Depth attention (VNet + fusion). Default: on when the model has the VNet weights. */
+  attention?: boolean;
+  /** Slicing axis in voxel order; the official pipeline slices along the third axis (2). */
+  axis?: Axis;
+  /** Half-open range of slice indices along `axis` to segment; others stay 0. */
+  slices?: [number, number];
+  /** Prompts in voxel coordinates of the input volume (see prompts.ts). */
+  prompts?: VoxelPrompt[];
+  /** Leave slices without prompts empty instead of segmenting them automatically. */
+  promptedOnly?: boolean;
+  /** Slices per encoder run. */
+  batch?: number;
+  /** Also return per-voxel bone probabilities (sigmoid of the bone logit, nearest-resized like the mask). */
+  probabilities?: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface SegmentVolumeResult {
+  /** 0/1 mask on the input grid (same dims and voxel order). */
+  mask: Uint8Array;
+  probabilities?: Float32Array;
+  slicesSegmented: number;
+  attention: boolean;
+  timings: { preprocessMs: number; vnetMs: number; encoderMs: number; decoderMs: number; totalMs: number };
+}
+
+export interface VolumeGrid {
+  data: VoxelArray;
+  dims: [number, number, number];
+}
+
+/**
+ * Segments every slice of a volume the way the official predictVolume does (same preprocessing,
+ * same per-slice model, same resize back), except that the VNet runs once per volume, encoder
+ * slices are batched and the next batch is prepared while the current one runs.
+ */
+export async function segmentVolume(
+  model: SegmentAnyBone,
+  volume: VolumeGrid,
+  options: SegmentVolumeOptions = {},
+): Promise<SegmentVolumeResult> {
+  const t0 = performance.now();
+  const axis = options.axis ?? 2;
+  const useAttention = options.attention ?? model.hasDepthAttention;
+  if (useAttention && !model.hasDepthAttention) {
+    throw new SegmentationError('depth attention needs atten.pth (the VNet weights); install it or use --no-attention');
+  }
+  const batch = Math.max(1, Math.floor(options.batch ?? 1));
+
+  // Reorder so the slicing axis is last: slices are then (rows = first axis, cols = second).
+  const order = axesWithSliceLast(axis);
+  const { data, dims } = permuteVoxels(volume.data, volume.dims, order);
+  const [ni, nj, nk] = dims;
+  const prompts = promptsBySlice(options.prompts ?? [], volume.dims, order);
+
+  const [start, end] = options.slices ?? [0, nk];
+  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && end <= nk && start < end)) {
+    throw new SegmentationError(`slice range ${start}:${end} is outside 0:${nk} along axis ${axis}`);
+  }
+  const todo: number[] = [];
+  for (let k = start; k < end; k++) if (!options.promptedOnly || prompts.has(k)) todo.push(k);
+
+  const tPre = performance.now();
+  const bounds = percentileBounds(data);
+  const normalised = normaliseVolume({ data, dims }, bounds);
+  let preprocessMs = performance.now() - tPre;
+
+  let vnetMs = 0;
+  let sigmoid64: Float32Array | undefined;
+  if (useAttention && todo.length > 0) {
+    const tv = performance.now();
+    const input = vnetInputFromVolume(normalised, dims);
+    sigmoid64 = sigmoid((await model.depthProbabilities(input)).logits);
+    vnetMs = performance.now() - tv;
+  }
+
+  const mask = new Uint8Array(ni * nj * nk);
+  const probs = options.probabilities ? new Float32Array(ni * nj * nk) : undefined;
+  let encoderMs = 0;
+  let decoderMs = 0;
+  let done = 0;
+  options.onProgress?.(0, todo.length);
+
+  const prepare = (ks: number[]): Float32Array => {
+    const tp = performance.now();
+    const images = new Float32Array(ks.length * 3 * ENCODER_SIZE * ENCODER_SIZE);
+    ks.forEach((k, b) => {
+      const u8 = sliceToUint8(normalised, dims, k);
+      const resized = resizeBilinearPillow(u8, ni, nj, ENCODER_SIZE, ENCODER_SIZE);
+      images.set(encoderInputFromSlice(resized).input, b * 3 * ENCODER_SIZE * ENCODER_SIZE);
+    });
+    preprocessMs += performance.now() - tp;
+    return images;
+  };
+
+  const batches: number[][] = [];
+  for (let b = 0; b < todo.length; b += batch) batches.push(todo.slice(b, b + batch));
+  let next = batches.length > 0 ? prepare(batches[0]!) : undefined;
+  const embSize = 256 * 64 * 64;
+  for (let bi = 0; bi < batches.length; bi++) {
+    const ks = batches[bi]!;
+    const current = next!;
+    const te = performance.now();
+    const running = model.encode(current, ks.length);
+    // Overlap: preprocess the next batch on the JS thread while ONNX Runtime encodes this one.
+    next = bi + 1 < batches.length ? prepare(batches[bi + 1]!) : undefined;
+    const embeddings = await running;
+    encoderMs += performance.now() - te;
+
+    for (let b = 0; b < ks.length; b++) {
+      const k = ks[b]!;
+      const embedding = embeddings.subarray(b * embSize, (b + 1) * embSize);
+      const attention = sigmoid64 ? attentionMapForSlice(sigmoid64, k, nk) : null;
+      const td = performance.now();
+      const slicePrompts = prompts.get(k);
+      const calls: (EncodedPrompt | undefined)[] = slicePrompts
+        ? slicePrompts.map((p) => encodePrompts(toEncoderFrame(p, ni, nj)))
+        : [undefined];
+      const sliceMask = new Uint8Array(LOWRES * LOWRES);
+      const sliceLogit = probs ? new Float32Array(LOWRES * LOWRES).fill(-Infinity) : undefined;
+      for (const prompt of calls) {
+        const res = await model.decode(embedding, attention, prompt);
+        const m = maskFromLogits(res.lowResLogits, LOWRES, LOWRES, 1);
+        for (let p = 0; p < m.length; p++) sliceMask[p] = sliceMask[p]! | m[p]!;
+        if (sliceLogit) {
+          const base = LOWRES * LOWRES;
+          for (let p = 0; p < base; p++) sliceLogit[p] = Math.max(sliceLogit[p]!, res.lowResLogits[base + p]!);
+        }
+      }
+      decoderMs += performance.now() - td;
+      writeSlice(mask, dims, k, maskToSliceGrid(sliceMask, LOWRES, LOWRES, ni, nj));
+      if (probs && sliceLogit) {
+        const p256 = Float32Array.from(sliceLogit, (z) => 1 / (1 + Math.exp(-z)));
+        writeSlice(probs, dims, k, resizeNearestPillow(p256, LOWRES, LOWRES, ni, nj));
+      }
+      options.onProgress?.(++done, todo.length);
+    }
+  }
+
+  // Back to the input's axis order.
+  const inv = inverseOrder(order);
+  const result: SegmentVolumeResult = {
+    mask: permuteVoxels(mask, dims, inv).data,
+    slicesSegmented: todo.length,
+    attention: useAttention,
+    timings: { preprocessMs, vnetMs, encoderMs, decoderMs, totalMs: performance.now() - t0 },
+  };
+  if (probs) result.probabilities = permuteVoxels(probs, dims, inv).data;
+  return result;
+}
+
+/** vol[r + c*I + k*I*J] = image[r*J + c] for a (rows = I, cols = J) slice image. */
+function writeSlice<T extends Uint8Array | Float32Array>(vol: T, dims: readonly [number, number, number], k: number, image: T): void {
+  const [ni, nj] = dims;
+  const base = k * ni * nj;
+  for (let c = 0; c < nj; c++) {
+    const col = base + c * ni;
+    for (let r = 0; r < ni; r++) vol[col + r] = image[r * nj + c]!;
+  }
+}
