@@ -46,7 +46,7 @@ export async function run(): Promise<void> {
     const session = await runtime.session(g.toBytes(), g.name);
     const openMs = performance.now() - t0;
     const times: number[] = [];
-    let sigmoid = new Float32Array(0);
+    let sigmoid: Float32Array = new Float32Array(0);
     for (let i = 0; i < WARMUP + REPEATS; i++) {
       t0 = performance.now();
       const out = await session.run({ [VNET_INPUT]: { data: input, dims: VNET_INPUT_DIMS } });

@@ -125,7 +125,7 @@ class VNetEmitter {
       const { weight, bias } = foldBatchNorm(
         this.tensor(weightKey),
         biasKey ? this.tensor(biasKey) : null,
-        this.bnTensors(bnPrefix, cout),
+        this.bnTensors(bnPrefix),
         outAxis,
       );
       const w = this.g.initializer(`${weightKey}+${bnPrefix}.folded`, weight);
@@ -133,10 +133,10 @@ class VNetEmitter {
       return emit(w, b);
     }
     const y = emit(this.param(weightKey), biasKey ? this.param(biasKey) : null);
-    return this.batchStatsNorm(y, bnPrefix, cout);
+    return this.batchStatsNorm(y, bnPrefix);
   }
 
-  private bnTensors(prefix: string, c: number): BatchNormParams {
+  private bnTensors(prefix: string): BatchNormParams {
     return {
       gamma: this.tensor(`${prefix}.weight`).data as Float32Array,
       beta: this.tensor(`${prefix}.bias`).data as Float32Array,
@@ -146,7 +146,7 @@ class VNetEmitter {
   }
 
   /** (y - mean) * (gamma / sqrt(var + eps)) + beta with mean and biased variance of y over N,D,H,W. */
-  private batchStatsNorm(y: Value, prefix: string, c: number): Value {
+  private batchStatsNorm(y: Value, prefix: string): Value {
     const g = this.g;
     const perChannel = (key: string) => g.unsqueeze(this.param(key), BN_AXES);
     const mean = this.channelMean(y);
