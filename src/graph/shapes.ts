@@ -202,6 +202,8 @@ function normAxis(axis: number, rank: number): number {
 }
 
 function addDim(p: Dim, q: Dim): Dim {
+  if (q === 0) return p;
+  if (p === 0) return q;
   return typeof p === 'number' && typeof q === 'number' ? p + q : `${p}+${q}`;
 }
 
@@ -275,10 +277,34 @@ function reshapeShape(x: readonly Dim[], target: readonly number[]): Dim[] | und
   const out: Dim[] = target.map((t, i) => (t === 0 ? x[i]! : t));
   const neg = out.indexOf(-1);
   if (neg >= 0) {
-    if (!x.every((d) => typeof d === 'number')) return undefined;
-    const total = (x as number[]).reduce((p, q) => p * q, 1);
-    const known = out.reduce<number>((p, q, i) => (i === neg ? p : p * (q as number)), 1);
-    out[neg] = total / known;
+    // Numeric element count of x, plus its symbolic factors ('N' or 'N*k' from an earlier -1).
+    let numX = 1;
+    const syms: string[] = [];
+    for (const d of x) {
+      if (typeof d === 'number') numX *= d;
+      else {
+        const m = /^(.+)\*(\d+)$/.exec(d);
+        if (m) numX *= Number(m[2]);
+        syms.push(m ? m[1]! : d);
+      }
+    }
+    let numOut = 1;
+    for (let i = 0; i < out.length; i++) {
+      const q = out[i]!;
+      if (i === neg) continue;
+      if (typeof q === 'number') numOut *= q;
+      else {
+        // A symbolic dim kept in place (target 0) cancels the same symbol of x.
+        const k = syms.indexOf(q);
+        if (k < 0) return undefined;
+        syms.splice(k, 1);
+      }
+    }
+    if (numOut === 0 || numX % numOut !== 0) return undefined;
+    const r = numX / numOut;
+    if (syms.length === 0) out[neg] = r;
+    else if (syms.length === 1) out[neg] = r === 1 ? syms[0]! : `${syms[0]!}*${r}`;
+    else return undefined;
   }
   return out;
 }

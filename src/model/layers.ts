@@ -50,12 +50,12 @@ export function param(g: GraphBuilder, sd: StateDict, key: string): Value {
 }
 
 /**
- * nn.Linear on the last axis: x @ W^T + b. W stays as in the checkpoint (named by its key); the
- * Transpose on a constant is folded by ONNX Runtime when the session is created.
+ * nn.Linear on the last axis: x @ W^T + b. W stays as in the checkpoint (named by its key); ONNX
+ * Runtime folds the Transpose of a constant at session creation and fuses the bias Add (with a
+ * following Gelu into BiasGelu), which measured slightly faster than a flattened Gemm.
  */
 export function linear(g: GraphBuilder, sd: StateDict, x: Value, prefix: string, bias = true): Value {
-  const w = g.transpose(param(g, sd, `${prefix}.weight`), [1, 0]);
-  const y = g.matmul(x, w);
+  const y = g.matmul(x, g.transpose(param(g, sd, `${prefix}.weight`), [1, 0]));
   return bias ? g.add(y, param(g, sd, `${prefix}.bias`)) : y;
 }
 

@@ -53,6 +53,19 @@ describe('TinyViT encoder structure', () => {
     expect(stageResolutions(MOBILE_SAM_TINYVIT)).toEqual([256, 128, 64, 64]);
   });
 
+  it('infers shapes through the symbolic batch (window partition and reverse)', () => {
+    const sd = loadCheckpoint(`${GOLDEN}bone_sam.pth`);
+    const g = buildEncoderGraph(sd, { batch: 'N' });
+    expect(g.outputs[0]!.shape).toEqual(['N', 256, 64, 64]);
+    const softmaxShapes = g.records.filter((r) => r.opType === 'Softmax').map((r) => g.values.get(r.outputs[0]!)!.shape);
+    // Padded grids: 133x133 -> 19x19 windows of 7x7; 70x70 -> 5x5 of 14x14; 70x70 -> 10x10 of 7x7.
+    expect(softmaxShapes).toEqual([
+      ...Array(2).fill(['N*361', 4, 49, 49]),
+      ...Array(6).fill(['N*25', 5, 196, 196]),
+      ...Array(2).fill(['N*100', 10, 49, 49]),
+    ]);
+  });
+
   it('rejects weights with missing and unexpected keys in one error', () => {
     const sd: StateDict = new Map([
       ['image_encoder.bogus.weight', { dtype: 'float32', shape: [1], data: new Float32Array(1) }],
