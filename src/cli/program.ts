@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { register as registerConvert } from './commands/convert.js';
+import { register as registerTrace } from './commands/trace.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -16,5 +17,6 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .showHelpAfterError();
   registerConvert(program);
+  registerTrace(program);
   return program;
 }

@@ -1,0 +1,146 @@
+import type { StateDict } from '../checkpoint/tensor.js';
+import type { GraphBuilder } from '../graph/builder.js';
+import type { Runtime, Session } from '../graph/runtime.js';
+import { buildDecoderGraph } from './decoderGraph.js';
+import { buildEncoderGraph } from './tinyvit.js';
+import { buildVNetGraph, type VNetBatchNormMode } from './vnet.js';
+
+export interface SegmentAnyBoneOptions {
+  /**
+   * How the VNet's BatchNorm normalises: 'batchstats' (default) reproduces the official demo, which
+   * never switches the VNet to eval mode (minus its random Dropout3d); 'eval' uses the running stats.
+   */
+  vnetBatchNorm?: VNetBatchNormMode;
+}
+
+/** Sparse prompt in the 1024x1024 encoder frame, already padded the SAM way (see encodePrompts). */
+export interface EncodedPrompt {
+  coords: Float32Array; // [P,2]
+  labels: Float32Array; // [P]
+}
+
+export interface DecoderResult {
+  /** [1,2,256,256]; channel 1 is bone, threshold logit > 0. */
+  lowResLogits: Float32Array;
+  /** [1,2] IoU head output for the two returned masks. */
+  iouPred: Float32Array;
+  /** [1,256,64,64] embedding after depth-attention fusion (the raw embedding in 2D-only mode). */
+  fusedEmbedding: Float32Array;
+  /** [1,T,256] sparse prompt tokens (T = 0 in automatic mode). */
+  sparseEmbeddings: Float32Array;
+  sparseTokens: number;
+  /** [1,256,64,64] dense positional encoding. */
+  densePe: Float32Array;
+}
+
+type DecoderKey = `${'auto' | 'prompt'}:${'att' | 'noatt'}`;
+
+/**
+ * SegmentAnyBone assembled from the official checkpoints as three kinds of ONNX graphs: the image
+ * encoder (batched slices), the VNet (once per volume), and the small prompt+fusion+decoder graph that
+ * prompts re-run over a cached embedding. Graphs are built and sessions opened lazily, once.
+ */
+export class SegmentAnyBone {
+  private readonly sessions = new Map<string, Promise<Session>>();
+
+  constructor(
+    readonly runtime: Runtime,
+    private readonly sam: StateDict,
+    private readonly vnetWeights: StateDict | undefined,
+    readonly options: SegmentAnyBoneOptions = {},
+  ) {}
+
+  get hasDepthAttention(): boolean {
+    return this.vnetWeights !== undefined;
+  }
+
+  get vnetBatchNorm(): VNetBatchNormMode {
+    return this.options.vnetBatchNorm ?? 'batchstats';
+  }
+
+  /** Build every graph once, so bad weights fail before any slice is processed. */
+  async prepare(withAttention: boolean): Promise<void> {
+    await this.encoderSession();
+    await this.decoderSession('auto', withAttention);
+    if (withAttention) await this.vnetSession();
+  }
+
+  /** [N,3,1024,1024] normalised encoder input -> [N,256,64,64] image embeddings. */
+  async encode(images: Float32Array, n: number): Promise<Float32Array> {
+    const s = await this.encoderSession();
+    const out = await s.run({ image: { data: images, dims: [n, 3, 1024, 1024] } });
+    return out['image_embedding']!.data as Float32Array;
+  }
+
+  /** [1,1,64,64,64] VNet input -> sigmoid probabilities (64^3, axes I,J,K with K fastest). */
+  async depthProbabilities(vnetInput: Float32Array): Promise<{ logits: Float32Array; sigmoid: Float32Array }> {
+    const s = await this.vnetSession();
+    const out = await s.run({ vnet_input: { data: vnetInput, dims: [1, 1, 64, 64, 64] } });
+    return { logits: out['vnet_logits']!.data as Float32Array, sigmoid: out['vnet_sigmoid']!.data as Float32Array };
+  }
+
+  /**
+   * Prompt encoder + (optional) depth-attention fusion + mask decoder for one slice embedding.
+   * `attention` null = 2D-only mode. `prompt` undefined = automatic mode (all bones).
+   */
+  async decode(embedding: Float32Array, attention: Float32Array | null, prompt?: EncodedPrompt): Promise<DecoderResult> {
+    const mode = prompt ? 'prompt' : 'auto';
+    const s = await this.decoderSession(mode, attention !== null);
+    const feeds: Record<string, { data: Float32Array; dims: number[] }> = {
+      image_embedding: { data: embedding, dims: [1, 256, 64, 64] },
+    };
+    if (attention) feeds['attention_map'] = { data: attention, dims: [1, 64, 64] };
+    if (prompt) {
+      const p = prompt.labels.length;
+      feeds['point_coords'] = { data: prompt.coords, dims: [1, p, 2] };
+      feeds['point_labels'] = { data: prompt.labels, dims: [1, p] };
+    }
+    const out = await s.run(feeds);
+    const sparse = out['sparse_embeddings'];
+    return {
+      lowResLogits: out['low_res_logits']!.data as Float32Array,
+      iouPred: out['iou_pred']!.data as Float32Array,
+      fusedEmbedding: out['fused_embedding']!.data as Float32Array,
+      sparseEmbeddings: (sparse?.data as Float32Array | undefined) ?? new Float32Array(0),
+      sparseTokens: sparse ? sparse.dims[1]! : 0,
+      densePe: out['dense_pe']!.data as Float32Array,
+    };
+  }
+
+  async release(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release();
+    this.sessions.clear();
+  }
+
+  private encoderSession(): Promise<Session> {
+    return this.open('encoder', () => buildEncoderGraph(this.sam, { batch: 'N' }));
+  }
+
+  private vnetSession(): Promise<Session> {
+    const vnet = this.vnetWeights;
+    if (!vnet) {
+      return Promise.reject(
+        new Error('depth attention needs atten.pth (the VNet weights); install it or run with --no-attention'),
+      );
+    }
+    return this.open(`vnet:${this.vnetBatchNorm}`, () => buildVNetGraph(vnet, { bnMode: this.vnetBatchNorm }));
+  }
+
+  private decoderSession(mode: 'auto' | 'prompt', attention: boolean): Promise<Session> {
+    const key: DecoderKey = `${mode}:${attention ? 'att' : 'noatt'}`;
+    return this.open(`decoder:${key}`, () => buildDecoderGraph(this.sam, { mode, attention }));
+  }
+
+  private open(key: string, build: () => GraphBuilder): Promise<Session> {
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = Promise.resolve().then(() => {
+        const g = build();
+        return this.runtime.session(g.toBytes(), g.name);
+      });
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
+    }
+    return s;
+  }
+}
