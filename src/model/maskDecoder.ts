@@ -116,19 +116,29 @@ class DecoderEmitter {
     return this.g.layerNorm(x, this.p.value(`${prefix}.weight`), this.p.value(`${prefix}.bias`), eps);
   }
 
-  /** [N, T, heads*c] -> [N, heads, T, c] (or [N, heads, c, T] when `keysLayout`, ready for Q @ K). */
-  private splitHeads(x: Value, inner: number, keysLayout = false): Value {
-    const r = this.g.reshape(x, [0, -1, HEADS, inner / HEADS]);
-    return this.g.transpose(r, keysLayout ? [0, 2, 3, 1] : [0, 2, 1, 3]);
+  /**
+   * LayerNorm of a residual sum on the image tokens. Normalising a 2-D view keeps ONNX Runtime from
+   * fusing the Add into SkipLayerNormalization, whose CPU kernel is about 4x slower than Add + LayerNorm.
+   */
+  private residualLayerNorm(x: Value, prefix: string): Value {
+    const g = this.g;
+    const flat = g.reshape(x, [-1, EMBED_DIM]);
+    return g.op('Reshape', [this.layerNorm(flat, prefix), g.op('Shape', [x])]);
+  }
+
+  /** [N, T, heads*c] -> [N, heads, T, c]. */
+  private splitHeads(x: Value, inner: number): Value {
+    return this.g.transpose(this.g.reshape(x, [0, -1, HEADS, inner / HEADS]), [0, 2, 1, 3]);
   }
 
   /** SAM Attention: projections to `inner` channels, 8 heads, softmax(QK^T / sqrt(c)) V, output projection. */
   private attention(prefix: string, q: Value, k: Value, v: Value, inner: number): Value {
     const g = this.g;
     const qh = this.splitHeads(this.p.linear(q, `${prefix}.q_proj`), inner);
-    const kh = this.splitHeads(this.p.linear(k, `${prefix}.k_proj`), inner, true);
+    const kh = this.splitHeads(this.p.linear(k, `${prefix}.k_proj`), inner);
     const vh = this.splitHeads(this.p.linear(v, `${prefix}.v_proj`), inner);
-    const logits = g.div(g.matmul(qh, kh), g.scalar(Math.sqrt(inner / HEADS)));
+    // Q @ K^T: ONNX Runtime fuses this last-two-axes Transpose into the MatMul.
+    const logits = g.div(g.matmul(qh, g.transpose(kh, [0, 1, 3, 2])), g.scalar(Math.sqrt(inner / HEADS)));
     const out = g.matmul(g.softmax(logits, -1), vh);
     const merged = g.reshape(g.transpose(out, [0, 2, 1, 3]), [0, -1, inner]);
     return this.p.linear(merged, `${prefix}.out_proj`);
@@ -173,7 +183,7 @@ class DecoderEmitter {
     q = g.add(queries, queryPe);
     keys = g.add(keys, this.attention(`${l}.cross_attn_image_to_token`, keysPe, q, queries, CROSS_DIM));
     if (this.adapters) keys = this.adapter(keys, `${l}.Adapter`, true);
-    keys = this.layerNorm(keys, `${l}.norm4`);
+    keys = this.residualLayerNorm(keys, `${l}.norm4`);
     return [queries, keys];
   }
 
@@ -201,8 +211,11 @@ class DecoderEmitter {
     let y = g.reshape(g.matmul(keys, w1), [0, n1, UP1]);
     y = g.add(y, this.p.value(`${up}.0.bias`));
     y = g.gelu(this.layerNorm(y, `${up}.1`, LAYER_NORM_2D_EPS));
-    y = g.reshape(g.matmul(y, w2), [0, n1 * 4, UP2]);
-    return g.gelu(g.add(y, this.p.value(`${up}.3.bias`)));
+    // The bias is added before the reshape, tiled over (kh2, kw2): ONNX Runtime would otherwise fuse
+    // Add+Gelu into BiasGelu, which is several times slower than Gelu on this 2M-element tensor.
+    const b2 = g.op('Tile', [this.p.value(`${up}.3.bias`), g.int64s([4])]);
+    y = g.reshape(g.add(g.matmul(y, w2), b2), [0, n1 * 4, UP2]);
+    return g.gelu(y);
   }
 
   emit(inputs: MaskDecoderInputs): MaskDecoderOutputs {

@@ -129,6 +129,26 @@ describe('decoder graph parity with the golden fixtures (tolerance 1e-4 * max|re
     });
   }
 
+  it('automatic mode with attention takes a batch: [eval, batchstats] in one run', async () => {
+    const s = await session({ mode: 'auto', attention: true });
+    const emb = embedding().data;
+    const maps = ['eval', 'batchstats'].map((v) => loadGoldenF32(`attention_map_${v}`).data);
+    const out = await s.run({
+      [DecoderIO.imageEmbedding]: { data: Float32Array.from([...emb, ...emb]), dims: [2, 256, 64, 64] },
+      [DecoderIO.attentionMap]: { data: Float32Array.from([...maps[0]!, ...maps[1]!]), dims: [2, 64, 64] },
+    });
+    const logits = out[DecoderIO.lowResLogits]!;
+    const iou = out[DecoderIO.iouPred]!;
+    expect(logits.dims).toEqual([2, 2, 256, 256]);
+    expect(iou.dims).toEqual([2, 2]);
+    const per = 2 * 256 * 256;
+    ['eval', 'batchstats'].forEach((v, b) => {
+      const at = (t: RunTensor, n: number) => ({ data: (t.data as Float32Array).slice(b * n, (b + 1) * n), dims: [1, ...t.dims.slice(1)] });
+      expectParity(`auto_lowres_logits_${v} (batch item ${b})`, at(logits, per), `auto_lowres_logits_${v}`);
+      expectParity(`auto_iou_pred_${v} (batch item ${b})`, at(iou, 2), `auto_iou_pred_${v}`);
+    });
+  });
+
   it('automatic mode without attention (2-D only) on the raw embedding', async () => {
     const s = await session({ mode: 'auto', attention: false });
     const out = await s.run({ [DecoderIO.imageEmbedding]: embedding() });
