@@ -2,6 +2,10 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { register as registerConvert } from './commands/convert.js';
 import { register as registerTrace } from './commands/trace.js';
+import { register as registerEvaluate } from './commands/evaluate.js';
+import { register as registerStats } from './commands/stats.js';
+import { register as registerMesh } from './commands/mesh.js';
+import { register as registerPreview } from './commands/preview.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -18,5 +22,9 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerConvert(program);
   registerTrace(program);
+  registerEvaluate(program);
+  registerStats(program);
+  registerMesh(program);
+  registerPreview(program);
   return program;
 }
