@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { register as registerConvert } from './commands/convert.js';
+import { register as registerInfo } from './commands/info.js';
 import { register as registerTrace } from './commands/trace.js';
 import { register as registerEvaluate } from './commands/evaluate.js';
 import { register as registerStats } from './commands/stats.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .showHelpAfterError();
   registerConvert(program);
+  registerInfo(program);
   registerTrace(program);
   registerEvaluate(program);
   registerStats(program);

@@ -1,4 +1,6 @@
-import { gzipSync, inflateSync } from 'fflate';
+import { inflateSync } from 'fflate';
+
+/** Decompression uses fflate (pure JS, so decoders also run in a browser); compression is in gzip-node.ts. */
 
 /** Thrown by gunzip for corrupt or truncated data; callers wrap it with the file name. */
 export class GzipError extends Error {
@@ -44,8 +46,4 @@ export function gunzip(b: Uint8Array): Uint8Array {
     throw new GzipError(`corrupt or truncated gzip data (decompressed ${out.length} bytes, trailer says ${isize})`);
   }
   return out;
-}
-
-export function gzip(b: Uint8Array, level: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 = 6): Uint8Array {
-  return gzipSync(b, { level });
 }

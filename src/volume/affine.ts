@@ -66,8 +66,8 @@ export function spacingFromAffine(m: Float64Array): Vec3 {
 export function flipXY(m: Float64Array): Float64Array {
   const out = Float64Array.from(m);
   for (let c = 0; c < 4; c++) {
-    out[c] = -out[c]!;
-    out[4 + c] = -out[4 + c]!;
+    out[c] = -out[c]! + 0; // + 0 keeps zeros positive (no -0 in printed affines)
+    out[4 + c] = -out[4 + c]! + 0;
   }
   return out;
 }

@@ -3,7 +3,7 @@ import { affinesClose } from '../../volume/affine.js';
 import type { Volume } from '../../volume/types.js';
 import { writeFileAtomic } from '../atomic.js';
 import { VolumeIOError } from '../errors.js';
-import { gzip } from '../gzip.js';
+import { gzip } from '../gzip-node.js';
 import { niftiBestAffine, setQform, setSform } from './geometry.js';
 import { emptyNiftiHeader, NIFTI_CODE, serializeNiftiHeader, type NiftiHeader } from './header.js';
 import type { NiftiSourceHeader } from './read.js';
@@ -15,7 +15,7 @@ export interface NiftiWriteOptions {
   version?: 1 | 2;
   /** Byte order; default little. */
   endian?: 'little' | 'big';
-  /** gzip level (default 6). */
+  /** gzip level (default 1, as nibabel: large volumes compress ~3x faster than level 6 for ~5% more bytes). */
   level?: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
   /** Input paths the output must not overwrite. */
   inputs?: readonly string[];
@@ -93,7 +93,7 @@ export function writeNifti(path: string, vol: Volume, opts: NiftiWriteOptions = 
     const whole = new Uint8Array(parts[0]!.length + parts[1]!.length);
     whole.set(parts[0]!, 0);
     whole.set(parts[1]!, parts[0]!.length);
-    parts = [gzip(whole, opts.level ?? 6)];
+    parts = [gzip(whole, opts.level ?? 1)];
   }
   writeFileAtomic(path, parts, opts.inputs ?? (vol.source?.path ? [vol.source.path] : []));
 }

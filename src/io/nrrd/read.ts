@@ -185,20 +185,20 @@ function nrrdAffine(hdr: NrrdHeader, dirs: (number[] | null)[] | undefined, spat
     spatialAxes.forEach((axis, col) => {
       const d = dirs[axis]!;
       if (d.length !== 3 || d.some((x) => !Number.isFinite(x))) fail(`space direction ${axis} must be 3 finite numbers`);
-      for (let r = 0; r < 3; r++) m[r * 4 + col] = d[r]! * flips[r]!;
+      for (let r = 0; r < 3; r++) m[r * 4 + col] = d[r]! * flips[r]! + 0; // + 0 turns -0 into 0
     });
     for (let col = spatialAxes.length; col < 3; col++) m[col * 5] = 1;
   } else {
     const sp = (f.spacings ?? '').split(/\s+/).filter(Boolean).map(Number);
     for (let col = 0; col < 3; col++) {
       const v = sp[col];
-      m[col * 5] = (v !== undefined && Number.isFinite(v) && v !== 0 ? v : 1) * flips[col]!;
+      m[col * 5] = (v !== undefined && Number.isFinite(v) && v !== 0 ? v : 1) * flips[col]! + 0;
     }
   }
   if (f['space origin'] !== undefined) {
     const o = parseVectors(f['space origin'])[0];
     if (!o || o.length !== 3 || o.some((x) => !Number.isFinite(x))) fail(`space origin "${f['space origin']}" must be 3 finite numbers`);
-    for (let r = 0; r < 3; r++) m[r * 4 + 3] = o![r]! * flips[r]!;
+    for (let r = 0; r < 3; r++) m[r * 4 + 3] = o![r]! * flips[r]! + 0;
   }
   return m;
 }

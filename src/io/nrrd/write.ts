@@ -2,7 +2,7 @@ import { basename, dirname, join } from 'node:path';
 import { HOST_LITTLE_ENDIAN } from '../../volume/dtype.js';
 import type { Volume } from '../../volume/types.js';
 import { writeFileAtomic } from '../atomic.js';
-import { gzip } from '../gzip.js';
+import { gzip } from '../gzip-node.js';
 import { formatVector, NRRD_TYPE_NAME, spaceToRasFlips } from './header.js';
 import type { NrrdSourceHeader } from './read.js';
 
@@ -47,7 +47,7 @@ export function nrrdHeaderText(vol: Volume, encoding: 'raw' | 'gzip', space: str
 
 function encodeBody(vol: Volume, encoding: 'raw' | 'gzip', level: NrrdWriteOptions['level']): Uint8Array {
   const body = new Uint8Array(vol.data.buffer, vol.data.byteOffset, vol.data.byteLength);
-  return encoding === 'gzip' ? gzip(body, level ?? 6) : body;
+  return encoding === 'gzip' ? gzip(body, level ?? 1) : body;
 }
 
 function chooseEncoding(vol: Volume, opts: NrrdWriteOptions): 'raw' | 'gzip' {

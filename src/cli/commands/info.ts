@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { formatOfPath, readVolume } from '../../io/dispatch.js';
+import { listDicomSeries, type DicomSeriesInfo } from '../../io/dicom/series.js';
+import { summarizeVolume, type VolumeSummary } from '../../volume/volume.js';
+
+interface InfoOptions {
+  json?: boolean;
+  series?: string;
+  volumeIndex?: string;
+}
+
+export interface InfoReport {
+  input: string;
+  series?: DicomSeriesInfo[];
+  volume?: VolumeSummary;
+  note?: string;
+}
+
+/** Gather what `sab info` shows: the volume summary, and for DICOM inputs the series list. */
+export function infoReport(input: string, opts: { series?: string; volumeIndex?: number }): InfoReport {
+  const report: InfoReport = { input };
+  const readOpts = { allowNonFinite: true, ...(opts.series !== undefined ? { seriesUid: opts.series } : {}), ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}) };
+  if (formatOfPath(input) === 'dicom') {
+    report.series = listDicomSeries(input);
+    if (report.series.length > 1 && opts.series === undefined) {
+      report.note = `${report.series.length} series: pick one with --series UID to see its volume`;
+      return report;
+    }
+  }
+  report.volume = summarizeVolume(readVolume(input, readOpts));
+  return report;
+}
+
+const num = (x: number): string => (Number.isInteger(x) ? String(x) : x.toPrecision(6).replace(/\.?0+$/, ''));
+
+function printText(r: InfoReport): void {
+  const out: string[] = [`input:       ${r.input}`];
+  for (const s of r.series ?? []) {
+    out.push(`series:      ${s.seriesInstanceUid}  #${s.seriesNumber ?? '-'}  ${s.modality}  ${s.columns}x${s.rows}x${s.sliceCount}  ${s.description}`);
+  }
+  if (r.note) out.push(`note:        ${r.note}`);
+  const v = r.volume;
+  if (v) {
+    out.push(
+      `format:      ${v.format}`,
+      `dims:        ${v.dims.join(' x ')}`,
+      `spacing:     ${v.spacing.map(num).join(' x ')} mm`,
+      `orientation: ${v.orientation}`,
+      `dtype:       ${v.dtype}`,
+      'affine (voxel -> RAS mm):',
+      ...v.affine.map((row) => '  [' + row.map((x) => num(x).padStart(10)).join(' ') + ' ]'),
+      `voxels:      min ${num(v.stats.min)}  max ${num(v.stats.max)}  mean ${num(v.stats.mean)}  sum ${num(v.stats.sum)}` +
+        (v.stats.nonFinite ? `  non-finite ${v.stats.nonFinite}` : ''),
+    );
+  }
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('info')
+    .description('show format, grid, spacing, RAS affine, orientation, dtype and voxel statistics of a volume (DICOM: its series)')
+    .argument('<input>', '.nii, .nii.gz, .nrrd, .nhdr, a DICOM folder or a .zip of DICOM files')
+    .option('--json', 'print JSON')
+    .option('--series <uid>', 'DICOM SeriesInstanceUID to describe')
+    .option('--volume-index <n>', '0-based volume of a 4D file')
+    .action((input: string, opts: InfoOptions) => {
+      let volumeIndex: number | undefined;
+      if (opts.volumeIndex !== undefined) {
+        volumeIndex = Number(opts.volumeIndex);
+        if (!Number.isInteger(volumeIndex) || volumeIndex < 0) throw new Error(`--volume-index must be a non-negative integer, got ${opts.volumeIndex}`);
+      }
+      const report = infoReport(input, { ...(opts.series !== undefined ? { series: opts.series } : {}), ...(volumeIndex !== undefined ? { volumeIndex } : {}) });
+      if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      else printText(report);
+    });
+}
