@@ -104,6 +104,12 @@ describe('DICOM series from the wrist volume (written with dcmjs)', () => {
     expect(total).toBe(187791);
   });
 
+  it('a SEG copied into the series folder is not taken for a second series', () => {
+    copyFileSync(join(dir, 'wrist-seg.dcm'), join(seriesDir, 'zz-seg.dcm'));
+    expect(listDicomSeries(seriesDir)).toHaveLength(1);
+    rmSync(join(seriesDir, 'zz-seg.dcm'));
+  });
+
   it('refuses to write a DICOM-SEG without a DICOM reference', () => {
     expect(() => writeVolume(join(dir, 'x.dcm'), createMaskLike(wrist))).toThrow(/x\.dcm: a DICOM-SEG needs the source DICOM series/);
     expect(existsSync(join(dir, 'x.dcm'))).toBe(false);

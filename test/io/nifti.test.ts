@@ -257,3 +257,36 @@ describe('NIfTI writer safety', () => {
     expect(existsSync(join(dir, 'nope'))).toBe(false);
   });
 });
+
+describe('NIfTI qform written from an affine', () => {
+  it('reproduces rotated, left- and right-handed affines (float32 precision)', async () => {
+    const { qformAffine } = await import('../../src/io/nifti/geometry.js');
+    const c = Math.cos(0.5), s = Math.sin(0.5);
+    const right = mat4([[0.8 * c, -0.9 * s, 0, 10], [0.8 * s, 0.9 * c, 0, -20], [0, 0, 2.5, 30]]);
+    const left = mat4([[-0.8 * c, -0.9 * s, 0, 10], [-0.8 * s, 0.9 * c, 0, -20], [0, 0, 2.5, 30]]);
+    for (const [name, aff] of [['right', right], ['left', left]] as const) {
+      const p = join(dir, `qf-${name}.nii`);
+      writeNifti(p, createVolume(new Uint8Array(8), [2, 2, 2], aff));
+      const h = (readNifti(p).source!.header as { nifti: NiftiHeader }).nifti;
+      expect([h.qformCode, h.sformCode]).toEqual([1, 1]);
+      expect(h.pixdim[0]).toBe(name === 'left' ? -1 : 1);
+      expectAffineClose(qformAffine(h), aff, 1e-5);
+    }
+  });
+});
+
+describe('mask for wrist_2 (no qform/sform)', () => {
+  it('keeps codes 0/0 and pixdim, so the re-read affine is the same base affine', () => {
+    const vol = readNifti(join(SHARED, 'mri/wrist_2.nii.gz'));
+    const mask = createMaskLike(vol);
+    mask.data[12345] = 1;
+    const out = join(dir, 'wrist-mask.nii.gz');
+    writeNifti(out, mask);
+    const back = readNifti(out);
+    const h = (back.source!.header as { nifti: NiftiHeader }).nifti;
+    expect([h.qformCode, h.sformCode, h.datatype, h.dim.slice(0, 4)]).toEqual([0, 0, 2, [3, 272, 204, 74]]);
+    expectAffineClose(back.affine, vol.affine, 0);
+    expect(voxelStats(back.data).sum).toBe(1);
+    expect(back.data[12345]).toBe(1);
+  });
+});

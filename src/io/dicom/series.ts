@@ -42,13 +42,15 @@ export interface DicomSourceHeader {
 
 const LITTLE_ENDIAN_SYNTAXES = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1']);
 const BIG_ENDIAN_SYNTAX = '1.2.840.10008.1.2.2';
+const NON_IMAGE_MODALITIES = new Set(['SEG', 'RTSTRUCT', 'RTPLAN', 'RTDOSE', 'SR', 'PR', 'KO', 'REG']);
 
 function parseAll(path: string): DicomSlice[] {
   const files = loadDicomFiles(path);
   const slices: DicomSlice[] = [];
   for (const f of files) {
     const s = parseDicomSlice(f.name, f.bytes);
-    if (s && s.pixels) slices.push(s);
+    // Derived non-image objects (e.g. a SEG we wrote next to the series) are not slices of it.
+    if (s && s.pixels && !NON_IMAGE_MODALITIES.has(s.modality)) slices.push(s);
   }
   if (slices.length === 0) throw new VolumeIOError(path, `no DICOM images found (${files.length} file(s) looked at)`);
   return slices;
@@ -176,7 +178,10 @@ function buildVolume(path: string, uid: string, slices: DicomSlice[], opts: Read
   const data = assemblePixels(sorted.map((x) => x.s), dims, fail);
   if (!opts.allowNonFinite) {
     const bad = firstNonFinite(data);
-    if (bad >= 0) fail(`voxel ${bad} is not finite`);
+    if (bad >= 0) {
+      const i = bad % dims[0], j = Math.floor(bad / dims[0]) % dims[1], k = Math.floor(bad / (dims[0] * dims[1]));
+      fail(`voxel (${i}, ${j}, ${k}) is ${data[bad]}: non-finite voxels cannot be segmented (pass allowNonFinite to read anyway)`);
+    }
   }
   const header: DicomSourceHeader = {
     series: info(uid, slices),
