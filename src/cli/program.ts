@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { register as registerConvert } from './commands/convert.js';
 import { register as registerInfo } from './commands/info.js';
 import { register as registerTrace } from './commands/trace.js';
+import { register as registerSegment } from './commands/segment.js';
 import { register as registerEvaluate } from './commands/evaluate.js';
 import { register as registerStats } from './commands/stats.js';
 import { register as registerMesh } from './commands/mesh.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerConvert(program);
   registerInfo(program);
+  registerSegment(program);
   registerTrace(program);
   registerEvaluate(program);
   registerStats(program);
