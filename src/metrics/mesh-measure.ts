@@ -44,27 +44,36 @@ export interface EdgeReport {
 export function edgeReport(mesh: TriangleMesh): EdgeReport {
   const t = mesh.triangles;
   const nv = mesh.positions.length / 3;
-  // key = min * nv + max fits in a double exactly for meshes below ~9e7 vertices
-  const uses = new Map<number, number>();
-  const forward = new Map<number, number>();
+  // one sortable number per half-edge: 2 * (min * nv + max) + (a < b); exact in a double below ~6e7 vertices
+  const keys = new Float64Array(t.length);
   for (let i = 0; i < t.length; i += 3) {
     for (let e = 0; e < 3; e++) {
       const a = t[i + e];
       const b = t[i + ((e + 1) % 3)];
-      const key = Math.min(a, b) * nv + Math.max(a, b);
-      uses.set(key, (uses.get(key) ?? 0) + 1);
-      if (a < b) forward.set(key, (forward.get(key) ?? 0) + 1);
+      keys[i + e] = 2 * (Math.min(a, b) * nv + Math.max(a, b)) + (a < b ? 1 : 0);
     }
   }
+  keys.sort();
+  let edges = 0;
   let boundaryEdges = 0;
   let nonManifoldEdges = 0;
   let consistentlyOriented = true;
-  for (const [key, n] of uses) {
-    if (n === 1) boundaryEdges++;
-    else if (n > 2) nonManifoldEdges++;
-    if (n === 2 && forward.get(key) !== 1) consistentlyOriented = false;
+  for (let i = 0; i < keys.length; ) {
+    const edge = Math.floor(keys[i] / 2);
+    let j = i;
+    let forward = 0;
+    while (j < keys.length && Math.floor(keys[j] / 2) === edge) {
+      forward += keys[j] % 2;
+      j++;
+    }
+    const uses = j - i;
+    edges++;
+    if (uses === 1) boundaryEdges++;
+    else if (uses > 2) nonManifoldEdges++;
+    else if (forward !== 1) consistentlyOriented = false;
+    i = j;
   }
-  return { edges: uses.size, boundaryEdges, nonManifoldEdges, consistentlyOriented };
+  return { edges, boundaryEdges, nonManifoldEdges, consistentlyOriented };
 }
 
 /** Axis-aligned bounds of the vertices: [xmin, ymin, zmin, xmax, ymax, zmax]. */
