@@ -1,5 +1,17 @@
 // Evaluation and measurement: overlap and surface-distance metrics, bootstrap tables, bone statistics,
 // mask post-processing, surface meshes and preview montages. Everything works on typed arrays.
+//
+// Conventions (details next to each function):
+// - masks: Uint8Array, dims [X, Y, Z] with x fastest, spacing [sx, sy, sz] mm; non-zero = foreground.
+// - surface = foreground voxels with a 6-neighbour that is background or outside the grid (length-1 axes ignored).
+// - distances: exact Euclidean distance transform (Felzenszwalb–Huttenlocher, per-axis spacing) between surface
+//   voxel centres. hd = max; hd95 = 95th percentile (numpy linear) of the POOLED symmetric distances (medpy's
+//   hd95, not MONAI's max of directed percentiles); assd = mean of the two directed means (medpy).
+// - empty masks: both empty -> DSC = IoU = 1, distances 0; one empty -> DSC = IoU = 0, distances Infinity
+//   (null in CLI JSON).
+// - per-slice: 2-D metrics on each slice along the third axis; means over slices with foreground in either mask.
+// - bootstrap: percentile method, cases resampled with replacement, mulberry32 PRNG from a uint32 seed,
+//   10,000 resamples by default.
 export { MetricsInputError } from './errors.js';
 export type { BinaryMask } from './mask.js';
 export { assertValidMask, assertSameDims, countForeground, labelToMask, sliceMask } from './mask.js';
