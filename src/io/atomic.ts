@@ -64,7 +64,7 @@ export function writeFileAtomic(target: string, chunks: Uint8Array | readonly Ui
     if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS') {
+    if (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS' || err.code === 'ENOENT') {
       throw new VolumeIOError(target, `output directory ${dirname(resolve(target))} is not writable (${err.code})`);
     }
     throw new VolumeIOError(target, `write failed: ${err.message}`);

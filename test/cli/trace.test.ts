@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GOLDEN, goldenManifest, maxAbs, maxAbsDiff } from '../model/golden.js';
+import { sab } from './helpers.js';
 
 // `sab trace` on the golden case must reproduce the golden files: this runs the WHOLE chain
 // (file -> preprocessing -> encoder -> VNet -> attention -> fusion -> decoder -> masks) end to end.
@@ -12,7 +12,6 @@ import { GOLDEN, goldenManifest, maxAbs, maxAbsDiff } from '../model/golden.js';
 // reference bone logit is within 1e-3 of 0.
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
-const cli = path.join(repo, 'dist/cli/main.js');
 const mri = path.join(repo, '../shared/fixtures/mri/wrist_2.nii.gz');
 const out = mkdtempSync(path.join(os.tmpdir(), 'sab-trace-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -21,12 +20,9 @@ interface TraceManifest {
   tensors: { name: string; file: string; dtype: string; shape: number[] }[];
 }
 
-function runTrace(dir: string, promptArgs: string[]): TraceManifest {
-  execFileSync(
-    process.execPath,
-    [cli, 'trace', '--weights', GOLDEN, '--volume', mri, '--slice', '37', '--out', dir, ...promptArgs],
-    { stdio: 'pipe' },
-  );
+async function runTrace(dir: string, promptArgs: string[]): Promise<TraceManifest> {
+  const r = await sab(['trace', '--weights', GOLDEN, '--volume', mri, '--slice', '37', '--out', dir, ...promptArgs]);
+  if (r.code !== 0) throw new Error(`sab trace failed: ${r.stderr}`);
   return JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as TraceManifest;
 }
 
@@ -59,10 +55,10 @@ function compareWithGolden(dir: string, manifest: TraceManifest): Record<string,
   return figures;
 }
 
-describe('sab trace reproduces the golden fixtures', () => {
-  it('automatic chain (both BatchNorm modes), 2D-only, dense PE and point prompts', () => {
+describe('sab trace reproduces the golden fixtures', async () => {
+  it('automatic chain (both BatchNorm modes), 2D-only, dense PE and point prompts', async () => {
     const dir = path.join(out, 'point');
-    const m = runTrace(dir, ['--point', '520,430,1', '--point', '300,800,0']);
+    const m = await runTrace(dir, ['--point', '520,430,1', '--point', '300,800,0']);
     const names = m.tensors.map((t) => t.name);
     for (const n of [
       'slice_uint8', 'slice_uint8_resized_1024', 'encoder_input_prenorm', 'image_embedding', 'vnet_input',
@@ -83,16 +79,16 @@ describe('sab trace reproduces the golden fixtures', () => {
     expect(figures['vnet_input']).toBe(0);
   });
 
-  it('box prompt', () => {
+  it('box prompt', async () => {
     const dir = path.join(out, 'box');
-    const m = runTrace(dir, ['--box', '260,300,760,720']);
+    const m = await runTrace(dir, ['--box', '260,300,760,720']);
     expect(m.tensors.map((t) => t.name)).toEqual(expect.arrayContaining(['box_sparse_embeddings', 'box_lowres_logits', 'box_iou_pred']));
     compareWithGolden(dir, m);
   });
 
-  it('point + box prompt', () => {
+  it('point + box prompt', async () => {
     const dir = path.join(out, 'point_box');
-    const m = runTrace(dir, ['--point', '512,512,1', '--box', '200,200,820,820']);
+    const m = await runTrace(dir, ['--point', '512,512,1', '--box', '200,200,820,820']);
     expect(m.tensors.map((t) => t.name)).toEqual(
       expect.arrayContaining(['point_box_sparse_embeddings', 'point_box_lowres_logits', 'point_box_iou_pred']),
     );
