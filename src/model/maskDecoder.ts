@@ -7,6 +7,9 @@ import { EMBED_DIM, EMBED_GRID } from './promptEncoder.js';
  * SAM mask decoder with SegmentAnyBone's decoder adapters: a two-way transformer (depth 2, 8 heads,
  * cross attention at half width, ReLU MLP 2048), 1 IoU token + 3 mask tokens, output upscaling to
  * 256x256, hypernetwork MLPs and an IoU head. Multimask output: mask tokens 1 and 2 (channel 1 = bone).
+ * Adapter placement as in the official SegmentAnyBone transformer.py: in each block one `Adapter`
+ * (with skip) after the token-to-image residual (before norm2) and again, the same weights, after the
+ * image-to-token residual (before norm4); `MLP_Adapter` (no skip) scaled 0.5 beside the MLP (before norm3).
  */
 
 const PREFIX = 'mask_decoder.';
