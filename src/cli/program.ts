@@ -4,6 +4,7 @@ import { register as registerConvert } from './commands/convert.js';
 import { register as registerInfo } from './commands/info.js';
 import { register as registerTrace } from './commands/trace.js';
 import { register as registerSegment } from './commands/segment.js';
+import { register as registerWeights } from './commands/weights.js';
 import { register as registerEvaluate } from './commands/evaluate.js';
 import { register as registerStats } from './commands/stats.js';
 import { register as registerMesh } from './commands/mesh.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerConvert(program);
   registerInfo(program);
   registerSegment(program);
+  registerWeights(program);
   registerTrace(program);
   registerEvaluate(program);
   registerStats(program);

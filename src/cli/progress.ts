@@ -6,11 +6,11 @@ export interface Progress {
 }
 
 /** A slices-done bar with ETA on a terminal (stderr); silent when stderr is not a TTY or when quiet. */
-export function progressBar(label: string, quiet = false): Progress {
+export function progressBar(label: string, quiet = false, unit: 'slices' | 'bytes' = 'slices'): Progress {
   if (quiet || !process.stderr.isTTY) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     {
-      format: `${label} [{bar}] {value}/{total} slices | {percentage}% | ETA {eta_formatted}`,
+      format: `${label} [{bar}] {value}/{total} ${unit} | {percentage}% | ETA {eta_formatted}`,
       stream: process.stderr,
       hideCursor: true,
       etaBuffer: 8,
@@ -23,7 +23,10 @@ export function progressBar(label: string, quiet = false): Progress {
       if (!started) {
         bar.start(total, done);
         started = true;
-      } else bar.update(done);
+      } else {
+        if (total !== bar.getTotal()) bar.setTotal(total);
+        bar.update(done);
+      }
     },
     stop() {
       if (started) bar.stop();
