@@ -2,6 +2,7 @@ import type { StateDict } from '../checkpoint/tensor.js';
 import type { GraphBuilder } from '../graph/builder.js';
 import type { Runtime, Session } from '../graph/runtime.js';
 import { buildDecoderGraph } from './decoderGraph.js';
+import { buildFusionGraph } from './fusion.js';
 import { buildEncoderGraph } from './tinyvit.js';
 import { buildVNetGraph, type VNetBatchNormMode } from './vnet.js';
 
@@ -105,6 +106,19 @@ export class SegmentAnyBone {
       sparseTokens: sparse ? sparse.dims[1]! : 0,
       densePe: out['dense_pe']!.data as Float32Array,
     };
+  }
+
+  /**
+   * Depth-attention fusion alone: the fused embedding of a slice, to cache when several prompts
+   * will be decoded over it (then `decode(fused, null, prompt)` runs only prompt encoder + decoder).
+   */
+  async fuse(embedding: Float32Array, attention: Float32Array): Promise<Float32Array> {
+    const s = await this.open('fusion', () => buildFusionGraph(this.sam));
+    const out = await s.run({
+      image_embedding: { data: embedding, dims: [1, 256, 64, 64] },
+      attention_map: { data: attention, dims: [1, 64, 64] },
+    });
+    return out['fused_embedding']!.data as Float32Array;
   }
 
   async release(): Promise<void> {

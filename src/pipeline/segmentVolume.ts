@@ -135,8 +135,10 @@ export async function segmentVolume(
         : [undefined];
       const sliceMask = new Uint8Array(LOWRES * LOWRES);
       const sliceLogit = probs ? new Float32Array(LOWRES * LOWRES).fill(-Infinity) : undefined;
+      // Several decoder calls on one slice share one fusion run (the fused embedding is cached).
+      const shared = attention && calls.length > 1 ? await model.fuse(embedding, attention) : undefined;
       for (const prompt of calls) {
-        const res = await model.decode(embedding, attention, prompt);
+        const res = shared ? await model.decode(shared, null, prompt) : await model.decode(embedding, attention, prompt);
         const m = maskFromLogits(res.lowResLogits, LOWRES, LOWRES, 1);
         for (let p = 0; p < m.length; p++) sliceMask[p] = sliceMask[p]! | m[p]!;
         if (sliceLogit) {
