@@ -9,3 +9,7 @@ export * from './preprocessTargets.js';
 export * from './preprocessFloat32Math.js';
 export * from './attention.js';
 export * from './postprocess.js';
+export * from './prompts.js';
+export { segmentVolume, type SegmentVolumeOptions, type SegmentVolumeResult, type VolumeGrid } from './segmentVolume.js';
+export { loadModel, BoneSegmenter, type LoadModelOptions, type SegmentedVolume, type WeightsSource } from './segmenter.js';
+export { traceSlice, type TracedTensor, type TraceOptions } from './trace.js';
