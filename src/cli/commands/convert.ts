@@ -4,7 +4,7 @@ import { extname, resolve } from 'node:path';
 import { loadCheckpoint } from '../../checkpoint/load-checkpoint.js';
 import { writeSafetensors } from '../../checkpoint/safetensors.js';
 import type { StateDict } from '../../checkpoint/tensor.js';
-import { writeFileAtomic } from '../../checkpoint/write-file-atomic.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 
 /** Output writers by file extension; add '.onnx' etc. here. */
 const WRITERS: Record<string, (dict: StateDict) => Uint8Array> = {
@@ -29,7 +29,7 @@ export function register(program: Command): void {
       if (samePath(input, opts.output)) throw new Error(`${opts.output}: refusing to overwrite the input checkpoint`);
       const dict = loadCheckpoint(input);
       const bytes = write(dict);
-      writeFileAtomic(opts.output, bytes);
+      writeFileAtomic(opts.output, bytes, [input]);
       let tensorBytes = 0;
       for (const t of dict.values()) tensorBytes += t.data.byteLength;
       process.stdout.write(`wrote ${opts.output}: ${dict.size} tensors, ${tensorBytes} bytes of tensor data, ${bytes.length} bytes in all\n`);
