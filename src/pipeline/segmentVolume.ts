@@ -30,6 +30,8 @@ export interface SegmentVolumeOptions {
   /** Also return per-voxel bone probabilities (sigmoid of the bone logit, nearest-resized like the mask). */
   probabilities?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Keep the VNet session open after use (default: close it; it runs once per volume). */
+  keepDepthSession?: boolean;
 }
 
 export interface SegmentVolumeResult {
@@ -88,6 +90,7 @@ export async function segmentVolume(
     const tv = performance.now();
     const input = vnetInputFromVolume(normalised, dims);
     sigmoid64 = sigmoid((await model.depthProbabilities(input)).logits);
+    if (!options.keepDepthSession) await model.releaseDepthAttention();
     vnetMs = performance.now() - tv;
   }
 

@@ -59,14 +59,16 @@ export class BoneSegmenter {
  */
 export function loadModel(weights: WeightsSource, options: LoadModelOptions = {}): BoneSegmenter {
   let sam: StateDict;
-  let vnet: StateDict | undefined;
+  let vnet: StateDict | (() => StateDict) | undefined;
   if (typeof weights === 'object') {
     sam = weights.sam;
     vnet = weights.vnet;
   } else {
     const paths = locateWeights(weights);
     sam = loadCheckpoint(paths.boneSam);
-    vnet = paths.atten ? loadCheckpoint(paths.atten) : undefined;
+    const attenPath = paths.atten;
+    // Loaded when the VNet graph is built, so no JS copy of its 182 MB of weights outlives it.
+    if (attenPath) vnet = () => loadCheckpoint(attenPath);
   }
   const runtime =
     options.runtime ??
