@@ -9,6 +9,7 @@ import { register as registerEvaluate } from './commands/evaluate.js';
 import { register as registerStats } from './commands/stats.js';
 import { register as registerMesh } from './commands/mesh.js';
 import { register as registerPreview } from './commands/preview.js';
+import { register as registerPhantom } from './commands/phantom.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -32,5 +33,6 @@ export function buildProgram(): Command {
   registerStats(program);
   registerMesh(program);
   registerPreview(program);
+  registerPhantom(program);
   return program;
 }
