@@ -8,14 +8,15 @@ function vol(data: Uint8Array, dims: [number, number, number], affine: number[])
 }
 
 describe('grids and nearest resampling', () => {
-  const fine = vol(new Uint8Array(64), [4, 4, 4], [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
-  fine.data[1 + 4 * (2 + 4 * 3)] = 7; // voxel (1, 2, 3)
+  const fineData = new Uint8Array(64);
+  const fine = vol(fineData, [4, 4, 4], [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+  fineData[1 + 4 * (2 + 4 * 3)] = 7; // voxel (1, 2, 3)
 
   it('reports dims and affine differences beyond 1e-4 only', () => {
     expect(gridMismatch(fine, fine)).toBeNull();
-    const nudged = vol(fine.data, [4, 4, 4], [1, 0, 0, 0.00005, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+    const nudged = vol(fineData, [4, 4, 4], [1, 0, 0, 0.00005, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
     expect(gridMismatch(fine, nudged)).toBeNull();
-    const moved = vol(fine.data, [4, 4, 4], [1, 0, 0, 0.5, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
+    const moved = vol(fineData, [4, 4, 4], [1, 0, 0, 0.5, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
     expect(gridMismatch(fine, moved)).toMatch(/affines differ by up to 0\.5/);
     expect(gridMismatch(fine, vol(new Uint8Array(32), [4, 4, 2], [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]))).toMatch(/dims differ/);
   });
