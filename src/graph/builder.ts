@@ -1,7 +1,7 @@
 import type { DType, Tensor, TensorData } from '../checkpoint/tensor.js';
 import { numel } from '../checkpoint/tensor.js';
 import { AttributeType, ModelProto, OnnxDataType } from './onnxSchema.js';
-import { inferShapes } from './shapes.js';
+import { foldIntValues, inferShapes } from './shapes.js';
 
 /** A dimension: a fixed size, or a symbolic name (e.g. the batch 'N'). */
 export type Dim = number | string;
@@ -70,6 +70,8 @@ export class GraphBuilder {
   private readonly docString: string;
   private counter = 0;
   private readonly constCache = new Map<string, Value>();
+  /** Small int64 values known at build time though computed by nodes (e.g. Shape of a fixed-shape tensor). */
+  private readonly foldedInts = new Map<string, number[]>();
 
   constructor(
     readonly name: string,
@@ -141,6 +143,8 @@ export class GraphBuilder {
 
   /** Constant value of an initializer as numbers (for shape inference), or undefined. */
   constantValues(name: string): number[] | undefined {
+    const folded = this.foldedInts.get(name);
+    if (folded) return folded;
     const t = this.initializers.get(name);
     if (!t || t.data.length > 64) return undefined;
     return Array.from(t.data as ArrayLike<number | bigint>, Number);
@@ -192,6 +196,8 @@ export class GraphBuilder {
       this.values.set(name, v);
       return v;
     });
+    const folded = foldIntValues(this, record, inputs);
+    if (folded) this.foldedInts.set(outNames[0]!, folded);
     this.records.push(record);
     return outs;
   }

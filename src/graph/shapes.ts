@@ -32,6 +32,9 @@ export function inferShapes(g: GraphBuilder, r: OpRecord, inputs: readonly (Valu
     case 'Sin':
     case 'Reciprocal':
     case 'Softmax':
+    case 'LogSoftmax':
+    case 'Softplus':
+    case 'Sign':
     case 'Elu':
     case 'Clip':
     case 'Floor':
@@ -186,10 +189,53 @@ export function inferShapes(g: GraphBuilder, r: OpRecord, inputs: readonly (Valu
         return { shape: out };
       });
     }
+    case 'ConstantOfShape': {
+      const shape = inputs[0] ? g.constantValues(inputs[0].name) : undefined;
+      const value = a['value'] as { dtype?: DType } | undefined;
+      return [{ ...opt(shape), dtype: value?.dtype ?? 'float32' }];
+    }
+    case 'Tile': {
+      const reps = inputs[1] ? g.constantValues(inputs[1].name) : undefined;
+      if (!x || !reps) return [{}];
+      return [{ shape: x.map((d, i) => (typeof d === 'number' ? d * reps[i]! : reps[i] === 1 ? d : mulDim(d, reps[i]!))) }];
+    }
     case 'Shape':
       return [{ ...(x ? { shape: [x.length] } : {}), dtype: 'int64' }];
     default:
       return r.outputs.map(() => ({}));
+  }
+}
+
+/**
+ * Build-time value of a small 1-D int64 result computed from known shapes or constants (Shape of a
+ * fixed-shape tensor, and Slice/Concat/Unsqueeze/Squeeze of such values), so that a Reshape or Expand
+ * fed by it still gets an inferred shape. Undefined when any part is unknown or symbolic.
+ */
+export function foldIntValues(g: GraphBuilder, r: OpRecord, inputs: readonly (Value | null)[]): number[] | undefined {
+  const vals = (k: number) => (inputs[k] ? g.constantValues(inputs[k].name) : undefined);
+  switch (r.opType) {
+    case 'Shape': {
+      const s = inputs[0]?.shape;
+      if (!s || !s.every((d) => typeof d === 'number') || r.attrs['start'] !== undefined || r.attrs['end'] !== undefined) return undefined;
+      return [...(s as number[])];
+    }
+    case 'Slice': {
+      const x = vals(0);
+      const starts = vals(1);
+      const ends = vals(2);
+      if (!x || !starts || !ends || starts.length !== 1 || (inputs[4] && vals(4)?.[0] !== 1)) return undefined;
+      if (inputs[3] && vals(3)?.[0] !== 0) return undefined;
+      const n = x.length;
+      const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
+      return x.slice(clampIdx(starts[0]!), clampIdx(ends[0]!));
+    }
+    case 'Concat': {
+      const parts = inputs.map((_, k) => vals(k));
+      if (parts.some((p) => !p) || inputs.some((v) => v?.shape?.length !== 1)) return undefined;
+      return parts.flatMap((p) => p!);
+    }
+    default:
+      return undefined;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { StateDict, Tensor } from '../checkpoint/tensor.js';
 import { GraphBuilder, type Value } from '../graph/builder.js';
 import { Params, checkStateDict, type ParamSpec } from './decoderParams.js';
+import { batchStatsNorm } from './layers.js';
 import { EMBED_DIM, EMBED_GRID } from './promptEncoder.js';
 
 /**
@@ -26,6 +27,11 @@ export interface FusionOptions {
    * false, so every checkpoint tensor stays a named initializer.
    */
   foldBatchNorm?: boolean;
+  /**
+   * Train mode: each BatchNorm normalises with the batch's own statistics (no folding; running
+   * statistics unused). Overrides `foldBatchNorm`.
+   */
+  batchStats?: boolean;
 }
 
 export function fusionParamSpecs(): ParamSpec[] {
@@ -71,9 +77,14 @@ function foldedConv(p: Params, conv: number, bn: number): { weight: Tensor; bias
   };
 }
 
-function convBn(p: Params, x: Value, conv: number, bn: number, fold: boolean): Value {
+function convBn(p: Params, x: Value, conv: number, bn: number, fold: boolean, batchStats = false): Value {
   const g = p.g;
   const pads = { pads: [1, 1, 1, 1] };
+  if (batchStats) {
+    const k = (s: string) => p.value(`${PREFIX}fuse_emb.${s}`);
+    const y = g.conv(x, k(`${conv}.weight`), k(`${conv}.bias`), pads);
+    return batchStatsNorm(g, y, k(`${bn}.weight`), k(`${bn}.bias`), BN_EPS);
+  }
   if (fold) {
     const { weight, bias } = foldedConv(p, conv, bn);
     const name = `${PREFIX}fuse_emb.${conv}+${bn}`;
@@ -96,7 +107,8 @@ export function attentionFusion(
   const fold = opts.foldBatchNorm ?? true;
   const weighted = g.mul(embedding, g.unsqueeze(attentionMap, [1]));
   const [[c0, b0], [c1, b1]] = CONV_BN;
-  const branch = convBn(p, g.relu(convBn(p, weighted, c0, b0, fold)), c1, b1, fold);
+  const bs = opts.batchStats ?? false;
+  const branch = convBn(p, g.relu(convBn(p, weighted, c0, b0, fold, bs)), c1, b1, fold, bs);
   const gate = p.value(GATE);
   const keep = g.sub(g.scalar(1), gate);
   return g.add(g.mul(keep, embedding), g.mul(gate, branch));

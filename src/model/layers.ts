@@ -65,6 +65,33 @@ export function layerNorm(g: GraphBuilder, sd: StateDict, x: Value, prefix: stri
 }
 
 /**
+ * How a Conv2d_BN's BatchNorm normalises: `fold` = eval mode, folded into the conv at build time;
+ * `batchstats` = train mode, with the statistics of the batch being run (conv and BN parameters stay
+ * named initializers, so training can take their gradients).
+ */
+export type ConvBnMode = 'fold' | 'batchstats';
+
+/**
+ * Train-mode BatchNorm on x [N, C, ...spatial]: (x - mean) / sqrt(var + eps) * gamma + beta with the
+ * per-channel mean and biased variance over N and the spatial axes. The means are nested (one spatial
+ * axis at a time, then N), which keeps float32 sums over large maps close to an exact mean.
+ */
+export function batchStatsNorm(g: GraphBuilder, x: Value, gamma: Value, beta: Value, epsilon: number): Value {
+  const rank = x.shape?.length;
+  if (rank === undefined || rank < 3) throw new Error(`batchStatsNorm: ${x.name} needs a known rank >= 3`);
+  const channelMean = (v: Value) => {
+    let m = v;
+    for (let ax = rank - 1; ax >= 2; ax--) m = g.reduceMean(m, [ax]);
+    return g.reduceMean(m, [0]);
+  };
+  const perChannel = (v: Value) => g.unsqueeze(v, [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)]);
+  const centred = g.sub(x, channelMean(x));
+  const variance = channelMean(g.mul(centred, centred));
+  const invStd = g.op('Reciprocal', [g.op('Sqrt', [g.add(variance, g.scalar(epsilon))])]);
+  return g.add(g.mul(centred, g.mul(invStd, perChannel(gamma))), perChannel(beta));
+}
+
+/**
  * Conv2d (no bias) followed by eval-mode BatchNorm2d, folded into one Conv at build time:
  * w' = w * gamma / sqrt(var + eps), b' = beta - mean * gamma / sqrt(var + eps) (float64, then rounded).
  * `convKey`/`bnKey` are the two module prefixes, e.g. 'x.c' and 'x.bn'.
@@ -77,7 +104,12 @@ export function convBn(
   bnKey: string,
   attrs: { strides?: number[]; pads?: number[]; group?: number } = {},
   epsilon = 1e-5,
+  mode: ConvBnMode = 'fold',
 ): Value {
+  if (mode === 'batchstats') {
+    const y = g.conv(x, param(g, sd, `${convKey}.weight`), null, attrs);
+    return batchStatsNorm(g, y, param(g, sd, `${bnKey}.weight`), param(g, sd, `${bnKey}.bias`), epsilon);
+  }
   const w = floatTensor(sd, `${convKey}.weight`);
   const gamma = floatTensor(sd, `${bnKey}.weight`).data as Float32Array;
   const beta = floatTensor(sd, `${bnKey}.bias`).data as Float32Array;

@@ -1,6 +1,6 @@
 import type { StateDict } from '../checkpoint/tensor.js';
 import { GraphBuilder, type Dim, type Value } from '../graph/builder.js';
-import { checkStateDict, convBn, layerNorm, linear, param } from './layers.js';
+import { checkStateDict, convBn as convBnWith, layerNorm, linear, param, type ConvBnMode } from './layers.js';
 import { attentionBiasIndex, windowAttention } from './tinyvitAttention.js';
 
 /** The TinyViT variant of MobileSAM (SegmentAnyBone's `vit_t` image encoder). */
@@ -118,6 +118,30 @@ export function encoderParamShapes(sd: StateDict, cfg: TinyVitConfig = MOBILE_SA
 const ignoredKey = (k: string): boolean =>
   k.startsWith(`${P}.norm_head.`) || k.startsWith(`${P}.head.`) || k.endsWith('.num_batches_tracked');
 
+/** BatchNorm mode per graph being built (set by tinyVitEncoder for the duration of its emission). */
+const bnModes = new WeakMap<GraphBuilder, ConvBnMode>();
+
+/** Conv2d_BN in the BatchNorm mode chosen for this graph. */
+function convBn(
+  g: GraphBuilder,
+  sd: StateDict,
+  x: Value,
+  convKey: string,
+  bnKey: string,
+  attrs: { strides?: number[]; pads?: number[]; group?: number },
+  epsilon: number,
+): Value {
+  return convBnWith(g, sd, x, convKey, bnKey, attrs, epsilon, bnModes.get(g) ?? 'fold');
+}
+
+export interface TinyVitOptions {
+  /**
+   * 'fold' (default): eval-mode BatchNorm folded into the convs. 'batchstats': train mode, every
+   * Conv2d_BN normalises with the statistics of the batch and all parameters stay named initializers.
+   */
+  bnMode?: ConvBnMode;
+}
+
 const NCHW_TO_NHWC = [0, 2, 3, 1];
 const NHWC_TO_NCHW = [0, 3, 1, 2];
 
@@ -126,8 +150,25 @@ const NHWC_TO_NCHW = [0, 3, 1, 2];
  * -> image embedding [N, 256, S/16, S/16]. Convolutional parts run NCHW with BatchNorm folded into the
  * convs; transformer stages run channels-last [N, H, W, C] so LayerNorm and Linear act on the last axis.
  */
-export function tinyVitEncoder(g: GraphBuilder, sd: StateDict, image: Value, cfg: TinyVitConfig = MOBILE_SAM_TINYVIT): Value {
+export function tinyVitEncoder(
+  g: GraphBuilder,
+  sd: StateDict,
+  image: Value,
+  cfg: TinyVitConfig = MOBILE_SAM_TINYVIT,
+  opts: TinyVitOptions = {},
+): Value {
   checkStateDict(sd, encoderParamShapes(sd, cfg), `${P}.`, 'TinyViT image encoder', ignoredKey);
+  const previous = bnModes.get(g);
+  bnModes.set(g, opts.bnMode ?? 'fold');
+  try {
+    return emitEncoder(g, sd, image, cfg);
+  } finally {
+    if (previous === undefined) bnModes.delete(g);
+    else bnModes.set(g, previous);
+  }
+}
+
+function emitEncoder(g: GraphBuilder, sd: StateDict, image: Value, cfg: TinyVitConfig): Value {
   const res = stageResolutions(cfg);
   const e = cfg.embedDims;
 
@@ -228,7 +269,7 @@ function neck(g: GraphBuilder, sd: StateDict, x: Value): Value {
   return g.transpose(y, NHWC_TO_NCHW);
 }
 
-export interface EncoderGraphOptions {
+export interface EncoderGraphOptions extends TinyVitOptions {
   /** Batch dimension of the graph input: a fixed size, or a symbolic name (default 'N'). */
   batch?: Dim;
   config?: TinyVitConfig;
@@ -239,6 +280,6 @@ export function buildEncoderGraph(sd: StateDict, opts: EncoderGraphOptions = {})
   const cfg = opts.config ?? MOBILE_SAM_TINYVIT;
   const g = new GraphBuilder('image_encoder', { docString: 'SegmentAnyBone image encoder: MobileSAM TinyViT-5M + adapters + neck' });
   const image = g.input('image', 'float32', [opts.batch ?? 'N', cfg.inChannels, cfg.imageSize, cfg.imageSize]);
-  g.output(tinyVitEncoder(g, sd, image, cfg), 'image_embedding');
+  g.output(tinyVitEncoder(g, sd, image, cfg, opts.bnMode ? { bnMode: opts.bnMode } : {}), 'image_embedding');
   return g;
 }

@@ -29,7 +29,9 @@ export function goldenManifest(): Manifest {
 }
 
 export function goldenInfo(name: string): GoldenTensorInfo {
-  const info = goldenManifest().tensors.find((t) => t.name === name);
+  const m = goldenManifest();
+  const training = (m['training'] as { tensors?: GoldenTensorInfo[] } | undefined)?.tensors ?? [];
+  const info = m.tensors.find((t) => t.name === name) ?? training.find((t) => t.name === name);
   if (!info) throw new Error(`golden tensor ${name} is not in manifest.json`);
   return info;
 }

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { batchStatsNorm } from '../../src/model/layers.js';
+import { awayFromZero, gradCheck, positive, type GradCase } from './gradcheck.js';
+
+/** Finite-difference checks of every backward rule on small random graphs (float32 ORT, central differences). */
+const TOL = 2e-2;
+
+const cases: Record<string, GradCase> = {
+  'Add (broadcast both ways)': { inputs: { a: [2, 3, 4], b: [3, 1] }, build: (g, x) => g.add(x['a']!, x['b']!) },
+  'Sub (broadcast)': { inputs: { a: [2, 3], b: [1, 3] }, build: (g, x) => g.sub(x['a']!, x['b']!) },
+  'Mul (broadcast, scalar)': { inputs: { a: [2, 3, 4], b: [4] }, build: (g, x) => g.mul(g.mul(x['a']!, x['b']!), g.scalar(0.5)) },
+  'Div (broadcast)': {
+    inputs: { a: [2, 3], b: [2, 1] },
+    init: { b: positive },
+    build: (g, x) => g.div(x['a']!, x['b']!),
+  },
+  'Sum (3 inputs)': { inputs: { a: [2, 3], b: [3], c: [2, 1] }, build: (g, x) => g.op('Sum', [x['a']!, x['b']!, x['c']!]) },
+  'Pow 2 and 3': { inputs: { a: [5] }, build: (g, x) => g.add(g.op('Pow', [x['a']!, g.scalar(2)]), g.op('Pow', [x['a']!, g.scalar(3)])) },
+  'Sqrt, Reciprocal, Log': {
+    inputs: { a: [6] },
+    init: { a: positive },
+    build: (g, x) => g.add(g.add(g.op('Sqrt', [x['a']!]), g.op('Reciprocal', [x['a']!])), g.op('Log', [x['a']!])),
+  },
+  'Exp, Neg, Abs, Identity': {
+    inputs: { a: [6] },
+    init: { a: awayFromZero },
+    build: (g, x) => g.add(g.op('Exp', [g.op('Neg', [x['a']!])]), g.op('Identity', [g.op('Abs', [x['a']!])])),
+  },
+  'Relu, Elu': {
+    inputs: { a: [8] },
+    init: { a: awayFromZero },
+    build: (g, x) => g.add(g.relu(x['a']!), g.op('Elu', [g.mul(x['a']!, g.scalar(1.5))], { alpha: 1.0 })),
+  },
+  'Sigmoid, Tanh, Softplus, Erf': {
+    inputs: { a: [8] },
+    build: (g, x) =>
+      g.op('Sum', [g.sigmoid(x['a']!), g.op('Tanh', [x['a']!]), g.op('Softplus', [x['a']!]), g.op('Erf', [x['a']!])]),
+  },
+  'Gelu (exact)': { inputs: { a: [3, 7] }, build: (g, x) => g.gelu(g.mul(x['a']!, g.scalar(2))) },
+  'Softmax (last and middle axis)': {
+    inputs: { a: [2, 3, 4] },
+    build: (g, x) => g.add(g.softmax(x['a']!, -1), g.softmax(x['a']!, 1)),
+  },
+  LogSoftmax: { inputs: { a: [2, 3, 4] }, build: (g, x) => g.op('LogSoftmax', [x['a']!], { axis: 1 }) },
+  'LayerNormalization (x, scale, bias)': {
+    inputs: { x: [2, 3, 8], s: [8], b: [8] },
+    build: (g, x) => g.layerNorm(x['x']!, x['s']!, x['b']!, 1e-5),
+  },
+  'LayerNormalization over two axes': {
+    inputs: { x: [2, 3, 4], s: [3, 4], b: [3, 4] },
+    build: (g, x) => g.layerNorm(x['x']!, x['s']!, x['b']!, 1e-6, 1),
+  },
+  'MatMul 3-D x 2-D (Linear) and W^T': {
+    inputs: { x: [2, 3, 4], w: [5, 4] },
+    build: (g, x) => g.matmul(x['x']!, g.transpose(x['w']!, [1, 0])),
+  },
+  'MatMul batched with broadcast': {
+    inputs: { a: [2, 1, 3, 4], b: [3, 4, 5] },
+    build: (g, x) => g.matmul(x['a']!, x['b']!),
+  },
+  'Transpose, Reshape, Unsqueeze, Squeeze': {
+    inputs: { a: [2, 3, 4] },
+    build: (g, x) => g.squeeze(g.unsqueeze(g.reshape(g.transpose(x['a']!, [2, 0, 1]), [4, 6]), [0]), [0]),
+  },
+  'Concat and Split (one output unused)': {
+    inputs: { a: [2, 3], b: [2, 2] },
+    build: (g, x) => {
+      const c = g.concat([x['a']!, x['b']!], 1);
+      const [p, , r] = g.opMulti('Split', [c, g.int64s([1, 2, 2])], 3, { axis: 1 });
+      return g.concat([p!, r!], 1);
+    },
+  },
+  'Slice (negative and clamped bounds) and Pad': {
+    inputs: { a: [4, 5] },
+    build: (g, x) => g.op('Pad', [g.slice(x['a']!, [1, -3], [100, -1], [0, 1]), g.int64s([1, 0, 2, 3])]),
+  },
+  'Expand and Tile': {
+    inputs: { a: [3, 1], b: [2] },
+    build: (g, x) => g.add(g.op('Expand', [x['a']!, g.int64s([2, 3, 4])]), g.op('Tile', [x['b']!, g.int64s([2])])),
+  },
+  'ReduceSum / ReduceMean (keepdims 0 and 1)': {
+    inputs: { a: [2, 3, 4] },
+    build: (g, x) => g.add(g.reduceSum(x['a']!, [1], false), g.reduceMean(x['a']!, [1, 2], true)),
+  },
+  'Gather (repeated indices)': {
+    inputs: { a: [3, 5] },
+    build: (g, x) => g.op('Gather', [x['a']!, g.constant([0, 4, 4, 1, 2, 0], [2, 3], 'int64')], { axis: 1 }),
+  },
+  'Where (broadcast)': {
+    inputs: { a: [2, 3], b: [3] },
+    build: (g, x) => g.op('Where', [g.constant([1, 0, 1, 0, 0, 1], [2, 3], 'bool'), x['a']!, x['b']!]),
+  },
+  'Conv 2-D stride 2 pad 1 with bias': {
+    inputs: { x: [2, 3, 7, 6], w: [4, 3, 3, 3], b: [4] },
+    build: (g, x) => g.conv(x['x']!, x['w']!, x['b']!, { strides: [2, 2], pads: [1, 1, 1, 1] }),
+  },
+  'Conv 2-D depthwise (group = channels), batch 1': {
+    inputs: { x: [1, 4, 6, 6], w: [4, 1, 3, 3] },
+    build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [1, 1, 1, 1], group: 4 }),
+  },
+  'Conv 2-D grouped (2 groups), dilation 2': {
+    inputs: { x: [2, 4, 7, 7], w: [6, 2, 3, 3] },
+    build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [2, 1, 2, 1], group: 2, dilations: [2, 2] }),
+  },
+  'Conv 3-D 3x3x3 pad 1 and 2x2x2 stride 2': {
+    inputs: { x: [1, 2, 4, 4, 4], w: [3, 2, 3, 3, 3], w2: [2, 3, 2, 2, 2] },
+    build: (g, x) => g.conv(g.conv(x['x']!, x['w']!, null, { pads: [1, 1, 1, 1, 1, 1] }), x['w2']!, null, { strides: [2, 2, 2] }),
+  },
+  'ConvTranspose 3-D 2x2x2 stride 2 with bias, and 2-D': {
+    inputs: { x: [1, 3, 2, 2, 2], w: [3, 2, 2, 2, 2], b: [2], x2: [2, 2, 3, 3], w2: [2, 3, 3, 3] },
+    build: (g, x) => {
+      const a = g.convTranspose(x['x']!, x['w']!, x['b']!, { strides: [2, 2, 2] });
+      const b = g.convTranspose(x['x2']!, x['w2']!, null, { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] });
+      return g.concat([g.reshape(a, [-1]), g.reshape(b, [-1])], 0);
+    },
+  },
+  'BatchNormalization (inference)': {
+    inputs: { x: [2, 3, 4, 4], s: [3], b: [3] },
+    build: (g, x) => g.batchNorm(x['x']!, x['s']!, x['b']!, g.constant([0.1, -0.2, 0.3], [3]), g.constant([0.5, 1.5, 2], [3]), 1e-5),
+  },
+  'batch-statistics BatchNorm (composite)': {
+    inputs: { x: [2, 3, 4, 5], s: [3], b: [3] },
+    build: (g, x) => batchStatsNorm(g, x['x']!, x['s']!, x['b']!, 1e-5),
+  },
+};
+
+describe('backward rules agree with central differences', () => {
+  for (const [name, c] of Object.entries(cases)) {
+    it(name, async () => {
+      const results = await gradCheck(c);
+      for (const r of results) {
+        expect(r.relErr, `${r.name}: analytic ${r.analytic} vs numeric ${r.numeric}`).toBeLessThan(TOL);
+      }
+    });
+  }
+});
