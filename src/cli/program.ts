@@ -10,6 +10,7 @@ import { register as registerStats } from './commands/stats.js';
 import { register as registerMesh } from './commands/mesh.js';
 import { register as registerPreview } from './commands/preview.js';
 import { register as registerPhantom } from './commands/phantom.js';
+import { register as registerServe } from './commands/serve.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -34,5 +35,6 @@ export function buildProgram(): Command {
   registerMesh(program);
   registerPreview(program);
   registerPhantom(program);
+  registerServe(program);
   return program;
 }

@@ -1,0 +1,199 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startViewerServer, type ViewerServer } from '../cli/commands/serve.js';
+
+/**
+ * Drives the browser viewer in headless Debian Chromium (playwright-core): shared by the viewer's
+ * end-to-end test (test/web) and `npm run bench:web`.
+ */
+
+/** What the page exposes for drivers (web/src/main.ts). */
+declare global {
+  interface Window {
+    sabViewer: {
+      state: () => unknown;
+      voxelToClient: (i: number, j: number, k: number) => { x: number; y: number } | undefined;
+    };
+  }
+}
+
+export const CHROMIUM_PATH = process.env['SAB_CHROMIUM'] ?? '/usr/bin/chromium';
+
+export function chromiumAvailable(): boolean {
+  return existsSync(CHROMIUM_PATH);
+}
+
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface ViewerState {
+  volume: { name: string; dims: number[] } | null;
+  weights: { sam: boolean; vnet: boolean; names: string[]; cached: boolean };
+  busy: boolean;
+  segmented: { start: number; end: number; attention: boolean; ms: number } | null;
+  lastPrompt: {
+    slice: number;
+    prompt: { kind: 'point'; ijk: [number, number, number]; label: 0 | 1 };
+    clickToMaskMs: number;
+    decodeMs: number;
+    cached: boolean;
+  } | null;
+  runtime: { device: string; threads: number; isolated: boolean } | null;
+  error: string | null;
+  slice: number | null;
+  exports: number;
+}
+
+export interface ViewerSession {
+  server: ViewerServer;
+  context: BrowserContext;
+  page: Page;
+  /** Every URL the browser requested, pages and workers. */
+  requests: string[];
+  /** Console errors and uncaught page errors. */
+  errors: string[];
+  state(): Promise<ViewerState>;
+  close(): Promise<void>;
+}
+
+/** Serve the built viewer on a free port and open it in a fresh headless Chromium profile. */
+export async function openViewer(options: { viewport?: { width: number; height: number }; query?: string } = {}): Promise<ViewerSession> {
+  const server = await startViewerServer({ port: 0, host: '127.0.0.1' });
+  const profile = mkdtempSync(path.join(os.tmpdir(), 'sab-chromium-'));
+  let context: BrowserContext | undefined;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: CHROMIUM_FLAGS,
+      viewport: options.viewport ?? { width: 1280, height: 800 },
+      acceptDownloads: true,
+    });
+  } catch (err) {
+    await server.close();
+    rmSync(profile, { recursive: true, force: true });
+    throw err;
+  }
+  const requests: string[] = [];
+  const errors: string[] = [];
+  context.on('request', (r) => requests.push(r.url()));
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && errors.push(`worker: ${m.text()}`)));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(server.url + (options.query ?? ''));
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
+  const ctx = context;
+  return {
+    server,
+    context: ctx,
+    page,
+    requests,
+    errors,
+    state: () => page.evaluate(() => window.sabViewer.state() as ViewerState),
+    close: async () => {
+      await ctx.close();
+      await server.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Wait until the page is idle (no run in progress); fail fast when it reports an error. */
+export async function waitIdle(s: ViewerSession, timeoutMs = 600_000): Promise<ViewerState> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const st = await s.state();
+    if (st.error) throw new Error(`viewer error: ${st.error}`);
+    if (!st.busy) return st;
+    if (Date.now() > deadline) throw new Error('viewer still busy after the timeout');
+    await s.page.waitForTimeout(200);
+  }
+}
+
+/** Open the volume and the weights through the page's file inputs. */
+export async function loadInputs(s: ViewerSession, volumeFile: string, weightFiles: string[]): Promise<ViewerState> {
+  await s.page.setInputFiles('#weights-file', weightFiles);
+  await s.page.waitForFunction(
+    () => {
+      const st = window.sabViewer.state() as ViewerState;
+      return st.weights.sam || st.error !== null;
+    },
+    null,
+    { timeout: 300_000 },
+  );
+  await waitIdle(s);
+  await s.page.setInputFiles('#volume-file', volumeFile);
+  await s.page.waitForFunction(
+    () => {
+      const st = window.sabViewer.state() as ViewerState;
+      return st.volume !== null || st.error !== null;
+    },
+    null,
+    { timeout: 120_000 },
+  );
+  return waitIdle(s);
+}
+
+/** "Segment volume" over slices first..last (inclusive) and wait for it. */
+export async function segmentSlices(s: ViewerSession, first: number, last: number, timeoutMs = 900_000): Promise<ViewerState> {
+  await s.page.fill('#slice-first', String(first));
+  await s.page.fill('#slice-last', String(last));
+  await s.page.click('#segment');
+  await s.page.waitForFunction(
+    ([a, b]) => {
+      const st = window.sabViewer.state() as ViewerState;
+      return st.error !== null || (st.segmented?.start === a && st.segmented.end === b + 1 && !st.busy);
+    },
+    [first, last] as const,
+    { timeout: timeoutMs, polling: 250 },
+  );
+  return waitIdle(s);
+}
+
+/** Show slice k in the slice view. */
+export async function goToSlice(s: ViewerSession, k: number): Promise<void> {
+  await s.page.fill('#slice', String(k));
+  await s.page.press('#slice', 'Enter');
+  await s.page.waitForFunction((kk) => (window.sabViewer.state() as ViewerState).slice === kk, k);
+}
+
+/** Click the screen position of voxel (i, j, k) with a real mouse event; resolves when the mask is updated. */
+export async function clickVoxel(
+  s: ViewerSession,
+  ijk: [number, number, number],
+  button: 'left' | 'right' = 'left',
+): Promise<ViewerState> {
+  const before = (await s.state()).lastPrompt;
+  const pos = await s.page.evaluate(([i, j, k]) => window.sabViewer.voxelToClient(i, j, k), ijk);
+  if (!pos) throw new Error(`voxel ${ijk.join(',')} is not on screen`);
+  await s.page.mouse.click(pos.x, pos.y, { button });
+  await s.page.waitForFunction(
+    (prev) => {
+      const st = window.sabViewer.state() as ViewerState;
+      return st.error !== null || (st.lastPrompt !== null && st.lastPrompt.clickToMaskMs !== prev && !st.busy);
+    },
+    before?.clickToMaskMs ?? -1,
+    { timeout: 300_000 },
+  );
+  return waitIdle(s);
+}
+
+/** Press "Export" and save the downloaded NIfTI to `file`. */
+export async function exportMask(s: ViewerSession, file: string): Promise<string> {
+  const download = s.page.waitForEvent('download', { timeout: 60_000 });
+  await s.page.click('#export');
+  const d = await download;
+  await d.saveAs(file);
+  return d.suggestedFilename();
+}
