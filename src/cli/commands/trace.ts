@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadCheckpoint } from '../../checkpoint/load-checkpoint.js';
 import { createNodeRuntime } from '../../graph/runtimeNode.js';
 import { readVolume } from '../../io/dispatch.js';
 import type { FramePrompt } from '../../pipeline/prompts.js';
-import { traceSlice } from '../../pipeline/trace.js';
+import { traceSlice, type TracedTensor } from '../../pipeline/trace.js';
+import { traceTrainingStep } from '../../train/traceTrain.js';
 import { locateWeights, WeightsError } from '../../weights/locate.js';
 import { collect, parseNumbers } from '../parse.js';
 
@@ -23,9 +24,32 @@ export function register(program: Command): void {
     .option('--box <x0,y0,x1,y1>', 'prompt box in the 1024x1024 encoder frame')
     .option('--out <dir>', 'output folder', 'trace')
     .option('--threads <n>', 'ONNX Runtime threads', (v) => parseInt(v, 10))
-    .action(async (opts: { volume: string; slice: number; weights?: string; point: string[]; box?: string; out: string; threads?: number }) => {
+    .option('--train', 'trace one training step instead (losses, train-mode logits, gradients, targets); needs --mask')
+    .option('--mask <file>', 'label volume on the same grid (with --train)')
+    .action(async (opts: { volume: string; slice: number; weights?: string; point: string[]; box?: string; out: string; threads?: number; train?: boolean; mask?: string }) => {
       const weights = locateWeights(opts.weights);
       if (!weights.atten) throw new WeightsError(`${weights.dir}: atten.pth is missing; sab trace needs both checkpoints`);
+      if (opts.train) {
+        if (!opts.mask) throw new Error('sab trace --train needs --mask <file> (the label volume)');
+        const runtime = createNodeRuntime(opts.threads ? { threads: opts.threads } : {});
+        const res = await traceTrainingStep(
+          runtime,
+          loadCheckpoint(weights.boneSam),
+          loadCheckpoint(weights.atten),
+          readVolume(opts.volume),
+          readVolume(opts.mask),
+          opts.slice,
+        );
+        writeTrace(opts.out, res.tensors, {
+          what: 'segment-any-bone training trace: raw little-endian C-order tensors named as in the golden manifest training section',
+          volume: path.resolve(opts.volume),
+          mask: path.resolve(opts.mask),
+          slice_id: opts.slice,
+        });
+        writeFileAtomic(path.join(opts.out, 'scalars.json'), `${JSON.stringify(res.scalars, null, 1)}\n`);
+        process.stdout.write(`wrote ${res.tensors.length} tensors and scalars.json to ${opts.out}\n`);
+        return;
+      }
       const prompt: FramePrompt = {};
       if (opts.point.length) {
         prompt.points = opts.point.map((p) => {
@@ -41,18 +65,31 @@ export function register(program: Command): void {
         sliceIndex: opts.slice,
         prompt,
       });
-      mkdirSync(opts.out, { recursive: true });
-      for (const t of tensors) {
-        writeFileSync(path.join(opts.out, `${t.name}.bin`), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-      }
-      const manifest = {
+      writeTrace(opts.out, tensors, {
         what: 'segment-any-bone trace: raw little-endian C-order tensors named as in the official golden manifest',
         volume: path.resolve(opts.volume),
         slice_id: opts.slice,
         prompt,
-        tensors: tensors.map((t) => ({ name: t.name, file: `${t.name}.bin`, dtype: t.dtype, shape: t.shape, description: t.description })),
-      };
-      writeFileSync(path.join(opts.out, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+      });
       process.stdout.write(`wrote ${tensors.length} tensors to ${opts.out}\n`);
     });
+}
+
+/** Write each tensor as <name>.bin plus manifest.json (each file via a temp file and rename). */
+function writeTrace(out: string, tensors: TracedTensor[], header: Record<string, unknown>): void {
+  mkdirSync(out, { recursive: true });
+  for (const t of tensors) {
+    writeFileAtomic(path.join(out, `${t.name}.bin`), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  const manifest = {
+    ...header,
+    tensors: tensors.map((t) => ({ name: t.name, file: `${t.name}.bin`, dtype: t.dtype, shape: t.shape, description: t.description })),
+  };
+  writeFileAtomic(path.join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+}
+
+function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, file);
 }
