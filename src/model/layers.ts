@@ -8,16 +8,18 @@ export class ModelWeightsError extends Error {
 }
 
 /**
- * Checks a state dict against the keys (and shapes) a module expects, under one prefix, and throws
+ * Checks a state dict against the keys (and shapes) a module expects, under its prefix(es), and throws
  * ONE error listing a few of each kind of problem. Keys for which `ignore` is true are allowed extras.
+ * Used by every model part, so a bad checkpoint reads the same whichever graph finds it.
  */
 export function checkStateDict(
   sd: StateDict,
   expected: ReadonlyMap<string, readonly number[]>,
-  prefix: string,
+  prefix: string | readonly string[],
   what: string,
   ignore: (key: string) => boolean = () => false,
 ): void {
+  const prefixes = typeof prefix === 'string' ? [prefix] : prefix;
   const missing: string[] = [];
   const misshaped: string[] = [];
   for (const [key, shape] of expected) {
@@ -27,7 +29,7 @@ export function checkStateDict(
       misshaped.push(`${key} [${t.shape.join(',')}] (expected [${shape.join(',')}])`);
     }
   }
-  const unexpected = [...sd.keys()].filter((k) => k.startsWith(prefix) && !expected.has(k) && !ignore(k));
+  const unexpected = [...sd.keys()].filter((k) => prefixes.some((p) => k.startsWith(p)) && !expected.has(k) && !ignore(k));
   if (missing.length + misshaped.length + unexpected.length === 0) return;
   const few = (xs: string[]) => xs.slice(0, 4).join(', ') + (xs.length > 4 ? `, ... (${xs.length} in all)` : '');
   const parts: string[] = [];

@@ -108,7 +108,7 @@ describe('decoder graph: checkpoint checks', () => {
     broken.set('mask_decoder.extra.weight', { dtype: 'float32', shape: [1], data: new Float32Array(1) });
     expect(() => buildDecoderGraph(broken, { mode: 'auto', attention: false })).toThrow(ModelWeightsError);
     expect(() => buildDecoderGraph(broken, { mode: 'auto', attention: false })).toThrow(
-      /missing keys: mask_decoder\.iou_token\.weight; unexpected keys: mask_decoder\.extra\.weight/,
+      /missing 1 key\(s\): mask_decoder\.iou_token\.weight; unexpected 1 key\(s\): mask_decoder\.extra\.weight/,
     );
   });
 });
