@@ -32,7 +32,7 @@ export function maskToSliceGrid(mask: Uint8Array, height: number, width: number,
  * Writes a (rows = I, cols = J) slice image into slice k of a volume stored I fastest
  * (vol[r + c*I + k*I*J] = image[r*J + c]).
  */
-export function writeSliceIntoVolume(volume: Uint8Array, dims: readonly [number, number, number], sliceIndex: number, image: Uint8Array): void {
+export function writeSliceIntoVolume<T extends Uint8Array | Float32Array>(volume: T, dims: readonly [number, number, number], sliceIndex: number, image: T): void {
   const [ni, nj, nk] = dims;
   if (volume.length !== ni * nj * nk) throw new PreprocessError(`writeSliceIntoVolume: volume has ${volume.length} voxels, dims need ${ni * nj * nk}`);
   if (image.length !== ni * nj) throw new PreprocessError(`writeSliceIntoVolume: slice has ${image.length} pixels, expected ${ni}x${nj}`);

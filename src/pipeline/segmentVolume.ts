@@ -2,7 +2,7 @@ import type { EncodedPrompt, SegmentAnyBone } from '../model/segmentAnyBone.js';
 import { encodePrompts } from '../model/promptEncoder.js';
 import { axesWithSliceLast, inverseOrder, permuteVoxels, type Axis } from '../volume/permute.js';
 import { attentionMapForSlice, sigmoid } from './attention.js';
-import { maskFromLogits, maskToSliceGrid } from './postprocess.js';
+import { maskFromLogits, maskToSliceGrid, writeSliceIntoVolume } from './postprocess.js';
 import { encoderInputFromSlice } from './preprocessEncoder.js';
 import { percentileBounds } from './preprocessPercentile.js';
 import { resizeBilinearPillow, resizeNearestPillow } from './preprocessResize.js';
@@ -150,10 +150,10 @@ export async function segmentVolume(
         }
       }
       decoderMs += performance.now() - td;
-      writeSlice(mask, dims, k, maskToSliceGrid(sliceMask, LOWRES, LOWRES, ni, nj));
+      writeSliceIntoVolume(mask, dims, k, maskToSliceGrid(sliceMask, LOWRES, LOWRES, ni, nj));
       if (probs && sliceLogit) {
         const p256 = Float32Array.from(sliceLogit, (z) => 1 / (1 + Math.exp(-z)));
-        writeSlice(probs, dims, k, resizeNearestPillow(p256, LOWRES, LOWRES, ni, nj));
+        writeSliceIntoVolume(probs, dims, k, resizeNearestPillow(p256, LOWRES, LOWRES, ni, nj));
       }
       options.onProgress?.(++done, todo.length);
     }
@@ -169,14 +169,4 @@ export async function segmentVolume(
   };
   if (probs) result.probabilities = permuteVoxels(probs, dims, inv).data;
   return result;
-}
-
-/** vol[r + c*I + k*I*J] = image[r*J + c] for a (rows = I, cols = J) slice image. */
-function writeSlice<T extends Uint8Array | Float32Array>(vol: T, dims: readonly [number, number, number], k: number, image: T): void {
-  const [ni, nj] = dims;
-  const base = k * ni * nj;
-  for (let c = 0; c < nj; c++) {
-    const col = base + c * ni;
-    for (let r = 0; r < ni; r++) vol[col + r] = image[r * nj + c]!;
-  }
 }
