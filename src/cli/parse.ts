@@ -13,3 +13,21 @@ export function parseNumbers(text: string, count: number | [number, number], wha
   }
   return nums;
 }
+
+/** Commander parser for an integer option with a lower (and optional upper) bound. */
+export function integerOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (raw: string) => number {
+  return (raw: string): number => {
+    const v = Number(raw);
+    if (raw.trim() === '' || !Number.isInteger(v) || v < min || v > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
+      throw new Error(`${name} must be an integer ${range}, got '${raw}'`);
+    }
+    return v;
+  };
+}
+
+/** --resample: how a mask on another grid is brought onto the reference grid. */
+export function parseResample(raw: string): 'nearest' | 'none' {
+  if (raw !== 'nearest' && raw !== 'none') throw new Error(`--resample must be 'nearest' (or 'none'), got '${raw}'`);
+  return raw;
+}

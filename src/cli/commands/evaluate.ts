@@ -15,6 +15,7 @@ import {
   parseManifest,
 } from '../../metrics/index.js';
 import type { ManifestCase, PerSliceResult, ResampleMode, SegmentationMetrics } from '../../metrics/index.js';
+import { integerOption, parseResample } from '../parse.js';
 
 interface EvaluateOptions {
   label?: number;
@@ -38,19 +39,6 @@ function metricFields(m: SegmentationMetrics): (number | null)[] {
 /** JSON with non-finite numbers (one-empty-mask distances) as null. */
 function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
-}
-
-function parseInteger(name: string, min: number) {
-  return (raw: string): number => {
-    const v = Number(raw);
-    if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer >= ${min}, got '${raw}'`);
-    return v;
-  };
-}
-
-function parseResample(raw: string): ResampleMode {
-  if (raw !== 'nearest' && raw !== 'none') throw new Error(`--resample must be 'nearest' (or 'none'), got '${raw}'`);
-  return raw;
 }
 
 function fmt(v: number | null, digits = 4): string {
@@ -148,15 +136,15 @@ export function register(program: Command): void {
     )
     .argument('[pred]', 'predicted mask volume (NIfTI, NRRD or DICOM)')
     .argument('[gt]', 'reference mask volume')
-    .option('--label <n>', 'compare voxels equal to this label (default: any non-zero voxel)', parseInteger('--label', 0))
+    .option('--label <n>', 'compare voxels equal to this label (default: any non-zero voxel)', integerOption('--label', 0))
     .option('--json', 'print JSON (Infinity distances as null)')
     .option('--csv', 'print CSV')
     .option('--per-slice', 'also report 2-D metrics for every slice along the third axis')
     .option('--resample <mode>', "'nearest': resample the prediction onto the reference grid when the grids differ", parseResample)
     .option('--ignore-affine', 'compare voxel by voxel when dims match even if the voxel->world affines differ')
     .option('--manifest <cases.csv>', 'CSV with columns pred,gt,location,sequence (paths relative to the CSV)')
-    .option('--resamples <n>', 'bootstrap resamples for --manifest', parseInteger('--resamples', 1), DEFAULT_RESAMPLES)
-    .option('--seed <s>', 'bootstrap PRNG seed (uint32)', parseInteger('--seed', 0), 0)
+    .option('--resamples <n>', 'bootstrap resamples for --manifest', integerOption('--resamples', 1), DEFAULT_RESAMPLES)
+    .option('--seed <s>', 'bootstrap PRNG seed (uint32)', integerOption('--seed', 0), 0)
     .option('--out <prefix>', 'with --manifest: write PREFIX_cases.csv, PREFIX_table.csv and PREFIX_table.md')
     .action((pred: string | undefined, gt: string | undefined, opts: EvaluateOptions) => {
       if (opts.json && opts.csv) throw new Error('choose one of --json and --csv');

@@ -13,22 +13,11 @@ import {
   labelToMask,
   smoothMesh,
 } from '../../metrics/index.js';
-
-function parseCount(raw: string): number {
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 0) throw new Error(`--smooth must be a non-negative integer, got '${raw}'`);
-  return v;
-}
+import { integerOption } from '../parse.js';
 
 function parseRatio(raw: string): number {
   const v = Number(raw);
   if (!(v > 0 && v <= 1)) throw new Error(`--decimate must be a fraction of triangles to keep in (0, 1], got '${raw}'`);
-  return v;
-}
-
-function parseLabel(raw: string): number {
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 0) throw new Error(`--label must be a non-negative integer, got '${raw}'`);
   return v;
 }
 
@@ -38,9 +27,9 @@ export function register(program: Command): void {
     .description('Closed triangle surface of a mask in world mm (marching tetrahedra), written as binary STL or OBJ.')
     .argument('<mask>', 'mask volume (NIfTI, NRRD or DICOM)')
     .requiredOption('-o, --output <file>', 'output mesh: .stl (binary) or .obj')
-    .option('--smooth <n>', 'Taubin smoothing iterations (volume-preserving)', parseCount, 0)
+    .option('--smooth <n>', 'Taubin smoothing iterations (volume-preserving)', integerOption('--smooth', 0), 0)
     .option('--decimate <ratio>', 'keep this fraction of the triangles (edge collapse, stays closed)', parseRatio)
-    .option('--label <n>', 'use voxels equal to this label (default: any non-zero voxel)', parseLabel)
+    .option('--label <n>', 'use voxels equal to this label (default: any non-zero voxel)', integerOption('--label', 0))
     .action((maskPath: string, opts: { output: string; smooth: number; decimate?: number; label?: number }) => {
       const ext = extname(opts.output).toLowerCase();
       if (ext !== '.stl' && ext !== '.obj') throw new Error(`${opts.output}: unsupported mesh format '${ext || '(no extension)'}' (use .stl or .obj)`);

@@ -4,12 +4,7 @@ import { writeFileAtomic } from '../../io/atomic.js';
 import { readVolume } from '../../io/index.js';
 import { encodePng, maskOnGrid, renderMontage } from '../../metrics/index.js';
 import type { ResampleMode, Rgb } from '../../metrics/index.js';
-
-function parseSlices(raw: string): number {
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--slices must be a positive integer, got '${raw}'`);
-  return v;
-}
+import { integerOption, parseResample } from '../parse.js';
 
 function parseAlpha(raw: string): number {
   const v = Number(raw);
@@ -21,17 +16,6 @@ function parseColor(raw: string): Rgb {
   const m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(raw);
   if (!m) throw new Error(`--color must be a hex colour like #ff3030, got '${raw}'`);
   return [parseInt(m[1], 16), parseInt(m[2], 16), parseInt(m[3], 16)];
-}
-
-function parseLabel(raw: string): number {
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 0) throw new Error(`--label must be a non-negative integer, got '${raw}'`);
-  return v;
-}
-
-function parseResample(raw: string): ResampleMode {
-  if (raw !== 'nearest' && raw !== 'none') throw new Error(`--resample must be 'nearest' (or 'none'), got '${raw}'`);
-  return raw;
 }
 
 interface PreviewCliOptions {
@@ -51,10 +35,10 @@ export function register(program: Command): void {
     .argument('<image>', 'image volume (NIfTI, NRRD or DICOM)')
     .argument('<mask>', 'mask volume on the same grid')
     .requiredOption('-o, --output <file.png>', 'output PNG')
-    .option('--slices <n>', 'number of slices (spread over the mask extent)', parseSlices, 9)
+    .option('--slices <n>', 'number of slices (spread over the mask extent)', integerOption('--slices', 1), 9)
     .option('--fill <alpha>', 'also fill the mask with the overlay colour at this opacity (0-1)', parseAlpha)
     .option('--color <hex>', 'overlay colour (default #ff3030)', parseColor)
-    .option('--label <n>', 'overlay voxels equal to this label (default: any non-zero voxel)', parseLabel)
+    .option('--label <n>', 'overlay voxels equal to this label (default: any non-zero voxel)', integerOption('--label', 0))
     .option('--resample <mode>', "'nearest': resample the mask onto the image grid when the grids differ", parseResample)
     .option('--ignore-affine', 'overlay voxel by voxel when dims match even if the voxel->world affines differ')
     .action((imagePath: string, maskPath: string, opts: PreviewCliOptions) => {

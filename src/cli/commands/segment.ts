@@ -10,7 +10,7 @@ import { loadModel, type BoneSegmenter, type SegmentedVolume } from '../../pipel
 import type { SegmentVolumeOptions } from '../../pipeline/segmentVolume.js';
 import { axesWithSliceLast, type Axis } from '../../volume/permute.js';
 import type { Volume } from '../../volume/types.js';
-import { collect, parseNumbers } from '../parse.js';
+import { collect, integerOption, parseNumbers } from '../parse.js';
 import { progressBar } from '../progress.js';
 
 interface SegmentCliOptions {
@@ -54,15 +54,15 @@ export function register(program: Command): void {
     .option('--point <i,j,k[,label]>', 'prompt point in voxel coordinates, label 1 = bone (default) or 0 = not bone (repeatable)', collect, [])
     .option('--box <a0,b0,a1,b1@s>', 'prompt box: in-plane voxel corners (the two non-slicing axes in order) on slice s (repeatable)', collect, [])
     .option('--prompted-only', 'leave slices without prompts empty instead of segmenting them automatically')
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', (v) => positiveInt(v, '--threads'))
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', integerOption('--threads', 1))
     .option('--device <cpu|cuda>', 'execution provider', 'cpu')
-    .option('--batch <n>', 'slices per encoder run', (v) => positiveInt(v, '--batch'), 1)
-    .option('--keep-largest [k]', 'keep only the k largest 3-D components (default 1)', (v) => positiveInt(v, '--keep-largest'))
-    .option('--min-size <n>', 'remove 3-D components smaller than n voxels', (v) => positiveInt(v, '--min-size'))
+    .option('--batch <n>', 'slices per encoder run', integerOption('--batch', 1), 1)
+    .option('--keep-largest [k]', 'keep only the k largest 3-D components (default 1)', integerOption('--keep-largest', 1))
+    .option('--min-size <n>', 'remove 3-D components smaller than n voxels', integerOption('--min-size', 1))
     .option('--fill-holes', 'fill enclosed holes slice by slice')
     .option('--probabilities <file>', 'also write bone probabilities (float32) to this file')
     .option('--series <uid>', 'DICOM: the SeriesInstanceUID to segment when the folder holds several')
-    .option('--volume-index <n>', '4-D input: which volume to segment (0-based)', (v) => nonNegativeInt(v, '--volume-index'))
+    .option('--volume-index <n>', '4-D input: which volume to segment (0-based)', integerOption('--volume-index', 0))
     .option('--vnet-bn <mode>', 'VNet BatchNorm: batchstats (official behaviour) or eval (running stats)', 'batchstats')
     .option('--json', 'print a machine-readable JSON summary instead of text (no progress bar)')
     .option('--force', 'batch: segment again even when the output exists')
@@ -283,18 +283,6 @@ function parseSlices(v: string, n: number): [number, number] {
   const b = m[2] ? Number(m[2]) : n;
   if (a >= b || b > n) throw new Error(`--slices ${v}: must satisfy 0 <= a < b <= ${n}`);
   return [a, b];
-}
-
-function positiveInt(v: string, what: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${what} ${v}: expected a positive integer`);
-  return n;
-}
-
-function nonNegativeInt(v: string, what: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${what} ${v}: expected a non-negative integer`);
-  return n;
 }
 
 function round(x: number, digits: number): number {

@@ -1,12 +1,7 @@
 import type { Command } from 'commander';
 import { readVolume } from '../../io/index.js';
 import { boneStats, gridMismatch, maskFromVolume } from '../../metrics/index.js';
-
-function parseLabel(raw: string): number {
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 0) throw new Error(`--label must be a non-negative integer, got '${raw}'`);
-  return v;
-}
+import { integerOption } from '../parse.js';
 
 export function register(program: Command): void {
   program
@@ -14,7 +9,7 @@ export function register(program: Command): void {
     .description('Bone statistics of a mask: volume in mL, 26-connected components (voxels, mL, bounding box), image intensity inside the mask.')
     .argument('<mask>', 'mask volume (NIfTI, NRRD or DICOM)')
     .option('--image <img>', 'image on the same grid: report mean/std intensity inside the mask')
-    .option('--label <n>', 'use voxels equal to this label (default: any non-zero voxel)', parseLabel)
+    .option('--label <n>', 'use voxels equal to this label (default: any non-zero voxel)', integerOption('--label', 0))
     .option('--ignore-affine', 'accept an image whose dims match even if its voxel->world affine differs')
     .option('--json', 'print JSON')
     .action((maskPath: string, opts: { image?: string; label?: number; json?: boolean; ignoreAffine?: boolean }) => {
