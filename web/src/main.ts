@@ -23,6 +23,7 @@ const $ = <T extends HTMLElement>(id: string) => {
 const ui = {
   volumeFile: $<HTMLInputElement>('volume-file'),
   weightsFile: $<HTMLInputElement>('weights-file'),
+  maskFile: $<HTMLInputElement>('mask-file'),
   volumeInfo: $('volume-info'),
   weightsInfo: $('weights-info'),
   forgetWeights: $<HTMLButtonElement>('forget-weights'),
@@ -154,6 +155,22 @@ async function openVolume(file: File): Promise<void> {
   setStatus(`opened ${file.name}`);
 }
 
+/** An existing mask (e.g. from `sab segment`) on the same grid, to review and correct. */
+async function openMask(file: File): Promise<void> {
+  const vol = state.volume;
+  if (!vol) throw new Error('open the volume before its mask');
+  const bytes = await readFile(file);
+  const m = file.name.toLowerCase().endsWith('.nrrd') ? decodeNrrd(bytes, file.name) : decodeNifti(bytes, file.name);
+  if (m.dims.some((d, a) => d !== vol.volume.dims[a])) {
+    throw new Error(`${file.name}: mask dims ${m.dims.join('x')} differ from the volume's ${vol.volume.dims.join('x')}`);
+  }
+  for (let p = 0; p < vol.mask.length; p++) vol.mask[p] = m.data[p] ? 1 : 0;
+  state.prompts.clear();
+  history.clear();
+  viewer.setMask(vol.mask);
+  setStatus(`mask ${file.name} opened`);
+}
+
 async function openWeights(files: File[]): Promise<void> {
   setStatus(`reading ${files.map((f) => f.name).join(', ')}…`);
   const loaded = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: await readFile(f) })));
@@ -207,6 +224,10 @@ async function openFiles(files: File[]): Promise<void> {
 ui.volumeFile.addEventListener('change', () => {
   const f = ui.volumeFile.files?.[0];
   if (f) void guarded('open volume', () => openVolume(f));
+});
+ui.maskFile.addEventListener('change', () => {
+  const f = ui.maskFile.files?.[0];
+  if (f) void guarded('open mask', () => openMask(f));
 });
 ui.weightsFile.addEventListener('change', () => {
   const fs = [...(ui.weightsFile.files ?? [])];

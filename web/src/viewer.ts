@@ -64,6 +64,7 @@ export class VolumeViewer {
 
   async attach(): Promise<void> {
     await this.nv.attachToCanvas(this.canvas);
+    this.nv.setCrosshairWidth(1);
   }
 
   /** Show a volume from its file bytes (niivue parses NIfTI and NRRD itself); the mask starts empty. */
@@ -108,7 +109,10 @@ export class VolumeViewer {
   /** 'edit': the single 2-D view that shows slices of the third voxel axis (where prompts go). */
   setMode(mode: ViewMode): void {
     this.mode = mode;
-    if (mode === 'multiplanar') this.nv.setSliceType(SLICE_TYPE.MULTIPLANAR);
+    if (mode === 'multiplanar') {
+      this.nv.setMultiplanarLayout(2); // 2x2 grid: three planes + the 3-D render
+      this.nv.setSliceType(SLICE_TYPE.MULTIPLANAR);
+    }
     else if (mode === 'render') this.nv.setSliceType(SLICE_TYPE.RENDER);
     else this.nv.setSliceType(this.editSliceType());
   }

@@ -1,0 +1,94 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CHROMIUM_PATH,
+  chromiumAvailable,
+  clickVoxel,
+  goToSlice,
+  loadInputs,
+  openViewer,
+  segmentSlices,
+  type ViewerSession,
+} from './webDriver.js';
+
+/**
+ * `npm run bench:web`: the viewer in headless Chromium (onnxruntime-web, WASM threads under
+ * COOP/COEP as `sab serve` sends): slice encode ms and click-to-mask ms. Weights: $SAB_WEIGHTS or
+ * the golden test checkpoints beside the checkout (same graphs and cost as the trained ones).
+ */
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const FIXTURES = path.join(REPO, '../shared/fixtures');
+const VOLUME = process.env['SAB_BENCH_VOLUME'] ?? path.join(FIXTURES, 'mri/wrist_2.nii.gz');
+const WEIGHTS = process.env['SAB_WEIGHTS'] || path.join(FIXTURES, 'golden');
+
+function stats(xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b);
+  const med = s[Math.floor(s.length / 2)]!;
+  return `median ${med.toFixed(0)} ms (min ${s[0]!.toFixed(0)}, max ${s[s.length - 1]!.toFixed(0)}, n=${s.length})`;
+}
+
+async function statusNumber(s: ViewerSession, re: RegExp): Promise<number> {
+  const m = re.exec((await s.page.textContent('#status')) ?? '');
+  return m ? Number(m[1]) : NaN;
+}
+
+export async function run(): Promise<void> {
+  if (!chromiumAvailable()) {
+    process.stdout.write(`skipped: no Chromium at ${CHROMIUM_PATH} (run .ci/install-chromium or set SAB_CHROMIUM)\n`);
+    return;
+  }
+  const weights = ['bone_sam.pth', 'atten.pth'].map((f) => path.join(WEIGHTS, f));
+  for (const f of [VOLUME, ...weights]) if (!existsSync(f)) throw new Error(`${f}: missing (set SAB_WEIGHTS / SAB_BENCH_VOLUME)`);
+  const s = await openViewer();
+  try {
+    let t = Date.now();
+    const st = await loadInputs(s, VOLUME, weights);
+    const rt = st.runtime!;
+    process.stdout.write(
+      `browser: ${await s.page.evaluate(() => navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'chromium')}, ` +
+        `${rt.device}${rt.device === 'wasm' ? ` with ${rt.threads} threads` : ''}, cross-origin isolated: ${rt.isolated}, ` +
+        `${(await s.page.evaluate(() => navigator.hardwareConcurrency))} cores\n`,
+    );
+    process.stdout.write(`open volume + parse weights: ${Date.now() - t} ms\n`);
+
+    // First run: builds the graphs, opens the sessions and runs the VNet once for the volume.
+    t = Date.now();
+    await segmentSlices(s, 36, 36);
+    process.stdout.write(`first slice (graph build + session start + VNet + encode + decode): ${Date.now() - t} ms\n`);
+
+    const [a, b] = [37, 40];
+    await segmentSlices(s, a, b);
+    const perSlice = await statusNumber(s, /encoder (\d+) ms\/slice/);
+    const seg = (await s.state()).segmented!;
+    process.stdout.write(`slice encode (warm, ${b - a + 1} slices): ${perSlice} ms/slice; whole run ${(seg.ms / (b - a + 1)).toFixed(0)} ms/slice\n`);
+
+    // Clicks on a slice whose embedding the automatic pass cached: only the decoder runs.
+    await goToSlice(s, 38);
+    const click: number[] = [];
+    const decode: number[] = [];
+    const points: [number, number, number][] = [
+      [150, 110, 38], [120, 90, 38], [180, 130, 38], [100, 150, 38], [140, 60, 38], [160, 100, 38],
+      [130, 120, 38], [110, 80, 38], [170, 140, 38], [150, 70, 38], [125, 105, 38],
+    ];
+    for (const p of points) {
+      const r = (await clickVoxel(s, p)).lastPrompt!;
+      click.push(r.clickToMaskMs);
+      decode.push(r.decodeMs);
+      await s.page.click('#undo'); // back to one prompt per click
+    }
+    // The first click opens the prompt-mode decoder session: report it apart.
+    process.stdout.write(`first click (opens the prompt decoder): ${click[0]!.toFixed(0)} ms\n`);
+    process.stdout.write(`click-to-mask: ${stats(click.slice(1))}\n`);
+    process.stdout.write(`  of which decoder in the worker: ${stats(decode.slice(1))}\n`);
+
+    // A click on a slice not segmented yet: encode + fusion + decoder.
+    await goToSlice(s, 20);
+    const cold = (await clickVoxel(s, [150, 110, 20])).lastPrompt!;
+    process.stdout.write(`click on an unsegmented slice (encode + fusion + decoder): ${cold.clickToMaskMs.toFixed(0)} ms\n`);
+    if (s.errors.length) process.stdout.write(`page errors: ${s.errors.join('; ')}\n`);
+  } finally {
+    await s.close();
+  }
+}
