@@ -144,7 +144,8 @@ async function openVolume(file: File): Promise<void> {
   state.segmented = undefined;
   state.lastPrompt = undefined;
   history.clear();
-  await worker.call('volume', { data: volume.data.slice(), dims: [...volume.dims] });
+  const copy = volume.data.slice(); // the worker gets its own copy (transferred, not cloned)
+  await worker.call('volume', { data: copy, dims: [...volume.dims] }, { transfer: [copy.buffer] });
   const nk = volume.dims[2];
   ui.first.max = ui.last.max = ui.slice.max = String(nk - 1);
   ui.first.value = '0';
@@ -174,7 +175,8 @@ async function openMask(file: File): Promise<void> {
 async function openWeights(files: File[]): Promise<void> {
   setStatus(`reading ${files.map((f) => f.name).join(', ')}…`);
   const loaded = await Promise.all(files.map(async (f) => ({ name: f.name, bytes: await readFile(f) })));
-  const res = await worker.call('weights', { files: loaded.map((f) => ({ name: f.name, bytes: f.bytes.slice() })) });
+  const copies = loaded.map((f) => ({ name: f.name, bytes: f.bytes.slice() })); // originals stay here for the cache
+  const res = await worker.call('weights', { files: copies }, { transfer: copies.map((c) => c.bytes.buffer) });
   state.weights.sam = res.sam;
   state.weights.vnet = res.vnet;
   if (res.vnet) ui.attention.checked = true;

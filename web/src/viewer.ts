@@ -99,7 +99,9 @@ export class VolumeViewer {
     const o = this.overlay;
     if (!o) return;
     (o.img as unknown as { set(a: ArrayLike<number>): void }).set(mask);
-    this.nv.updateGLVolume();
+    // Only the overlay layer changed: re-upload it, not the background (updateGLVolume redoes every layer).
+    this.nv.refreshLayers(o, 1);
+    this.nv.drawScene();
   }
 
   setOpacity(opacity: number): void {
