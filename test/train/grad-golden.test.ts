@@ -27,8 +27,9 @@ const SAM_GRADS: Record<string, string> = {
 /**
  * These three disagree with the fixtures (relative errors 2.4, 1.3, 3.5; the conv0 gradient is
  * uncorrelated with the fixture, cosine -0.02) although the forward, the losses and every other
- * gradient agree; central differences of our own forward confirm our values (test below). See the
- * Training section of DESIGN.md.
+ * gradient agree; central differences of our own forward confirm our values (test below). The fixture
+ * was generated through a PyTorch CPU BatchNorm-backward bug (batch 1, channels-last-strided incoming
+ * gradient read as contiguous), reproduced with real PyTorch: see the Training section of DESIGN.md.
  */
 const DISPUTED = new Set(['grad_fusion_conv0_w', 'grad_enc_space_adapter_fc1_w', 'grad_enc_mlp_adapter_fc2_w']);
 const HYPERNET0 = 'mask_decoder.output_hypernetworks_mlps.0.layers.0.weight';
