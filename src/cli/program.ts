@@ -11,6 +11,7 @@ import { register as registerMesh } from './commands/mesh.js';
 import { register as registerPreview } from './commands/preview.js';
 import { register as registerPhantom } from './commands/phantom.js';
 import { register as registerServe } from './commands/serve.js';
+import { register as registerFinetune } from './commands/finetune.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -36,5 +37,6 @@ export function buildProgram(): Command {
   registerPreview(program);
   registerPhantom(program);
   registerServe(program);
+  registerFinetune(program);
   return program;
 }

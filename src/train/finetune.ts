@@ -84,6 +84,8 @@ export interface StageSummary {
   valDsc: { iteration: number; dsc: number }[];
   vnetValDsc?: { iteration: number; dsc: number }[];
   losses: number[];
+  /** Iterations run with prompts (stage 2 hybrid prompting). */
+  prompted: number;
 }
 
 export interface FinetuneResult {
@@ -164,12 +166,12 @@ function loadCases(data: string): { train: LoadedCase[]; val: LoadedCase[] } {
 }
 
 /** The run's weights: from --weights (both files required), or from the checkpoint on resume. */
-function startingWeights(o: FinetuneOptions, checkpointDir: string | undefined): { sam: StateDict; vnet: StateDict } {
-  if (checkpointDir) return readCheckpointWeights(checkpointDir);
+function startingWeights(o: FinetuneOptions, checkpointDir: string | undefined): { sam: StateDict; vnet: StateDict; vnetFile: string } {
+  if (checkpointDir) return { ...readCheckpointWeights(checkpointDir), vnetFile: join(checkpointDir, 'atten.pth') };
   if (o.weights !== undefined && !existsSync(o.weights)) throw new WeightsError(`${o.weights}: no such weights folder`);
   const w = locateWeights(o.weights);
   if (!w.atten) throw new WeightsError(`${w.dir}: atten.pth is missing; fine-tuning needs both bone_sam.pth and atten.pth`);
-  return { sam: loadCheckpoint(w.boneSam), vnet: loadCheckpoint(w.atten) };
+  return { sam: loadCheckpoint(w.boneSam), vnet: loadCheckpoint(w.atten), vnetFile: w.atten };
 }
 
 /** Mutable training state of one model: parameters being trained, BatchNorm buffers, optimizer. */
@@ -211,6 +213,8 @@ interface Run {
   rng: ResumableRandom;
   sam: StateDict;
   vnet: StateDict;
+  /** A .pth file holding exactly `vnet` (the starting file, or the last one written), linked instead of re-encoded. */
+  vnetFile: string | undefined;
   /** Iterations done by this call (for stopAfter). */
   done: number;
   files: Set<string>;
@@ -233,6 +237,14 @@ function stateOf(r: Run, stage: 1 | 2, iteration: number, total: number, done = 
   };
 }
 
+/**
+ * The VNet weights to write: the file that holds them when there is one. Checkpoint files are hard
+ * links of it (or copies), so `checkpoint/atten.pth` stays a valid source across checkpoint swaps.
+ */
+function vnetWeights(r: Run): StateDict | { file: string } {
+  return r.vnetFile && existsSync(r.vnetFile) ? { file: r.vnetFile } : r.vnet;
+}
+
 /** Stage 1: SAM adapters (automatic, no attention) and the VNet, one step each per iteration. */
 async function stage1(r: Run, start: number, resumeDir: string | undefined): Promise<{ summary: StageSummary; stopped: boolean }> {
   const { total, perEpoch } = stageIterations(r);
@@ -247,7 +259,7 @@ async function stage1(r: Run, start: number, resumeDir: string | undefined): Pro
   const samLog = openLog(samLogPath, SAM_LOSSES, start);
   const vnetLog = openLog(vnetLogPath, VNET_LOSSES, start);
   for (const p of [samLogPath, vnetLogPath]) r.files.add(p).add(p.replace(/\.csv$/, '.png'));
-  const summary: StageSummary = { stage: 1, iterations: total, valDsc: [], vnetValDsc: [], losses: [] };
+  const summary: StageSummary = { stage: 1, iterations: total, valDsc: [], vnetValDsc: [], losses: [], prompted: 0 };
   const validate = async (iteration: number) => {
     if (r.val.length === 0) return undefined;
     const model = new SegmentAnyBone(r.runtime, current(sam), current(vnet), { vnetBatchNorm: 'batchstats' });
@@ -313,6 +325,8 @@ async function stage1(r: Run, start: number, resumeDir: string | undefined): Pro
   }
   r.sam = current(sam);
   r.vnet = current(vnet);
+  // Every stage-1 checkpoint wrote the VNet as trained so far; the latest one is its file from now on.
+  r.vnetFile = join(r.o.outDir, 'checkpoint', 'atten.pth');
   return { summary, stopped };
 }
 
@@ -341,7 +355,7 @@ async function stage2(r: Run, start: number, resumeDir: string | undefined): Pro
   const logPath = join(r.o.outDir, 'log_stage2.csv');
   r.files.add(logPath).add(logPath.replace(/\.csv$/, '.png'));
   const log = openLog(logPath, SAM_LOSSES, start);
-  const summary: StageSummary = { stage: 2, iterations: total, valDsc: [], losses: [] };
+  const summary: StageSummary = { stage: 2, iterations: total, valDsc: [], losses: [], prompted: 0 };
   let state: ModelState | undefined;
   // One graph per prompt-token count (0 = automatic); all share one parameter store.
   const trainerFor = async (points: number): Promise<FinetuneTrainer> => {
@@ -368,7 +382,7 @@ async function stage2(r: Run, start: number, resumeDir: string | undefined): Pro
     }
   };
   const checkpoint = (iteration: number) => {
-    writeCheckpoint(r.o.outDir, { sam: current(state!), vnet: r.vnet, optimizers: { sam: state!.optimizer }, state: stateOf(r, 2, iteration, total) });
+    writeCheckpoint(r.o.outDir, { sam: current(state!), vnet: vnetWeights(r), optimizers: { sam: state!.optimizer }, state: stateOf(r, 2, iteration, total) });
     log.writePlot(logPath.replace(/\.csv$/, '.png'));
   };
   let stopped = false;
@@ -407,6 +421,7 @@ async function stage2(r: Run, start: number, resumeDir: string | undefined): Pro
       const batch: SamBatch = { imageEmbedding, attentionMap, target };
       let points = 0;
       if (prompted) {
+        summary.prompted++;
         const padded = padTokens(tokens);
         points = padded.count;
         batch.pointCoords = padded.coords;
@@ -451,7 +466,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const rng = new ResumableRandom(s.seed);
   if (saved) rng.state = saved.rng;
   if (val.length === 0) o.onNotice?.('no validation cases (split val): validation DSC is not computed');
-  const r: Run = { o, s, runtime, train, val, rng, sam: weights.sam, vnet: weights.vnet, done: 0, files: new Set() };
+  const r: Run = { o, s, runtime, train, val, rng, sam: weights.sam, vnet: weights.vnet, vnetFile: weights.vnetFile, done: 0, files: new Set() };
   const stages: StageSummary[] = [];
   const plan: (1 | 2)[] = s.stages === 'both' ? [1, 2] : [Number(s.stages) as 1 | 2];
   let stopped = false;

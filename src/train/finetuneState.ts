@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint } from '../checkpoint/load-checkpoint.js';
 import type { StateDict } from '../checkpoint/tensor.js';
@@ -52,19 +52,44 @@ export function assembleWeights(base: StateDict, params: ReadonlyMap<string, Flo
   return out;
 }
 
+/**
+ * A model's weights to write: a state dict, or an existing .pth that already holds them (stage 2 leaves
+ * the VNet as it was; re-encoding its 182 MB at every checkpoint would cost seconds for nothing).
+ */
+export type WeightsToWrite = StateDict | { file: string };
+
+/** Puts an existing file at `target`: a hard link (files here are never modified in place, only replaced), else a copy. */
+function placeFile(source: string, target: string): void {
+  const tmp = `${target}.${process.pid}.link.tmp`;
+  rmSync(tmp, { force: true });
+  try {
+    linkSync(source, tmp);
+  } catch {
+    copyFileSync(source, tmp);
+  }
+  renameSync(tmp, target);
+}
+
+function writePth(path: string, w: WeightsToWrite): void {
+  if (w instanceof Map) writeTorchCheckpoint(path, w);
+  else placeFile(w.file, path);
+}
+
 /** bone_sam.pth and atten.pth (and, with `safetensors`, the same as .safetensors) in `dir`, each written atomically. */
-export function writeWeights(dir: string, sam: StateDict, vnet: StateDict, safetensors = false): void {
+export function writeWeights(dir: string, sam: StateDict, vnet: WeightsToWrite, safetensors = false, vnetDict?: () => StateDict): void {
   writeTorchCheckpoint(join(dir, 'bone_sam.pth'), sam);
-  writeTorchCheckpoint(join(dir, 'atten.pth'), vnet);
+  writePth(join(dir, 'atten.pth'), vnet);
   if (safetensors) {
     writeSafetensorsCheckpoint(join(dir, 'bone_sam.safetensors'), sam, { format: 'pt', source: 'sab finetune' });
-    writeSafetensorsCheckpoint(join(dir, 'atten.safetensors'), vnet, { format: 'pt', source: 'sab finetune' });
+    const v = vnet instanceof Map ? vnet : vnetDict?.();
+    if (!v) throw new FinetuneStateError('atten.safetensors needs the VNet state dict');
+    writeSafetensorsCheckpoint(join(dir, 'atten.safetensors'), v, { format: 'pt', source: 'sab finetune' });
   }
 }
 
 export interface CheckpointContents {
   sam: StateDict;
-  vnet: StateDict;
+  vnet: WeightsToWrite;
   optimizers: Record<string, AdamW>;
   state: FinetuneState;
 }

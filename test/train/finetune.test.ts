@@ -1,0 +1,121 @@
+import { mkdirSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../../src/checkpoint/load-checkpoint.js';
+import { readSafetensors } from '../../src/checkpoint/safetensors.js';
+import { createNodeRuntime } from '../../src/graph/runtimeNode.js';
+import { writeVolume } from '../../src/io/dispatch.js';
+import { finetune, FinetuneError, type FinetuneOptions } from '../../src/train/finetune.js';
+import { makePhantom, writePhantomSet } from '../../src/train/phantom.js';
+import { GOLDEN_DIR, scratch } from '../cli/helpers.js';
+
+// Small phantoms (48x48x16; 3 cases: 2 train, 1 val) and the golden synthetic weights keep this quick on 2 cores.
+const tmp = scratch('finetune');
+const data = join(tmp, 'data');
+const runtime = createNodeRuntime({});
+const mean = (a: number[]) => a.reduce((p, v) => p + v, 0) / a.length;
+
+beforeAll(() => {
+  writePhantomSet(data, { count: 3, seed: 1, dims: [48, 48, 16] });
+});
+
+const base = (outDir: string, extra: Partial<FinetuneOptions> = {}): FinetuneOptions => ({
+  data, weights: GOLDEN_DIR, outDir, stages: '2', batch: 1, warmup: 3, augment: false, seed: 3, valSlices: 4, runtime, ...extra,
+});
+
+describe('sab finetune, stage 2 (fusion + decoder from cached embeddings)', () => {
+  it('lowers the loss and raises the validation DSC on phantom slices (fixed seed)', async () => {
+    const out = join(tmp, 'trend');
+    const res = await finetune(base(out, { iterations: 24, valEvery: 12 }));
+    const s = res.stages[0]!;
+    expect(res.stopped).toBe(false);
+    expect(s.losses).toHaveLength(24);
+    expect(s.prompted).toBeGreaterThan(0); // hybrid prompting did run prompted iterations
+    const first = mean(s.losses.slice(0, 5));
+    const last = mean(s.losses.slice(-5));
+    expect(last).toBeLessThan(0.5 * first);
+    expect(s.valDsc.map((v) => v.iteration)).toEqual([0, 12, 24]);
+    expect(s.valDsc.at(-1)!.dsc).toBeGreaterThan(s.valDsc[0]!.dsc + 0.2);
+
+    // Log: iteration 0 (validation only) + 24 rows; the plot is a PNG.
+    const csv = readFileSync(join(out, 'log_stage2.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('iteration,loss_dice,loss_ce,loss_total,lr,val_dsc');
+    expect(csv).toHaveLength(26);
+    expect(readFileSync(join(out, 'log_stage2.png')).subarray(1, 4).toString()).toBe('PNG');
+
+    // Export: every golden key, trained parts changed, frozen parts bit-identical, BN running stats moved.
+    const golden = loadCheckpoint(join(GOLDEN_DIR, 'bone_sam.pth'));
+    const tuned = loadCheckpoint(join(out, 'bone_sam.pth'));
+    expect([...tuned.keys()]).toEqual([...golden.keys()]);
+    const same = (k: string) => Buffer.from(tuned.get(k)!.data.buffer, tuned.get(k)!.data.byteOffset, tuned.get(k)!.data.byteLength)
+      .equals(Buffer.from(golden.get(k)!.data.buffer, golden.get(k)!.data.byteOffset, golden.get(k)!.data.byteLength));
+    expect(same('attention_fusion.gate')).toBe(false);
+    expect(same('attention_fusion.fuse_emb.0.weight')).toBe(false);
+    expect(same('mask_decoder.output_hypernetworks_mlps.2.layers.0.weight')).toBe(false);
+    expect(same('attention_fusion.fuse_emb.1.running_mean')).toBe(false);
+    expect((tuned.get('attention_fusion.fuse_emb.1.num_batches_tracked')!.data as BigInt64Array)[0]).toBe(
+      (golden.get('attention_fusion.fuse_emb.1.num_batches_tracked')!.data as BigInt64Array)[0]! + 24n,
+    );
+    for (const k of golden.keys()) if (k.startsWith('image_encoder.') || k.startsWith('prompt_encoder.')) expect(same(k), k).toBe(true);
+    // Stage 2 leaves the VNet alone: atten.pth holds the starting weights.
+    const vnet0 = loadCheckpoint(join(GOLDEN_DIR, 'atten.pth'));
+    const vnet1 = loadCheckpoint(join(out, 'atten.pth'));
+    expect([...vnet1.keys()]).toEqual([...vnet0.keys()]);
+    // safetensors: same tensors as the .pth.
+    const st = readSafetensors(new Uint8Array(readFileSync(join(out, 'bone_sam.safetensors'))), 'bone_sam.safetensors');
+    expect(Array.from(st.get('attention_fusion.gate')!.data as Float32Array)).toEqual(Array.from(tuned.get('attention_fusion.gate')!.data as Float32Array));
+  });
+
+  it('resumes exactly: 6 iterations straight = 3, interruption, --resume 3', async () => {
+    const straight = join(tmp, 'straight');
+    const split = join(tmp, 'split');
+    const opts = { iterations: 6, valEvery: 3, checkpointEvery: 100 };
+    const a = await finetune(base(straight, opts));
+    const b = await finetune(base(split, { ...opts, stopAfter: 3 }));
+    expect(b.stopped).toBe(true);
+    expect(b.stages[0]!.losses).toHaveLength(3);
+    const state = JSON.parse(readFileSync(join(split, 'checkpoint', 'state.json'), 'utf8')) as { iteration: number; done: boolean };
+    expect(state).toMatchObject({ iteration: 3, done: false });
+    await expect(finetune(base(split, opts))).rejects.toThrow(/already holds a training checkpoint; pass --resume/);
+    const c = await finetune(base(split, { ...opts, resume: true }));
+    expect(c.stages[0]!.losses).toEqual(a.stages[0]!.losses.slice(3));
+    expect(a.stages[0]!.prompted).toBeGreaterThan(0); // the compared run includes prompted iterations
+    expect(readFileSync(join(split, 'bone_sam.pth')).equals(readFileSync(join(straight, 'bone_sam.pth')))).toBe(true);
+    expect(readFileSync(join(split, 'log_stage2.csv'), 'utf8')).toBe(readFileSync(join(straight, 'log_stage2.csv'), 'utf8'));
+  });
+});
+
+describe('sab finetune errors', () => {
+  it('empty data folder', async () => {
+    const empty = join(tmp, 'empty');
+    mkdirSync(empty, { recursive: true });
+    await expect(finetune(base(join(tmp, 'o1'), { data: empty, iterations: 1 }))).rejects.toThrow(/empty: no image\/mask pairs found/);
+  });
+
+  it('a mask that does not match its image', async () => {
+    const bad = join(tmp, 'bad');
+    mkdirSync(bad, { recursive: true });
+    const a = makePhantom(5, { dims: [48, 48, 16] });
+    const b = makePhantom(6, { dims: [40, 48, 16] });
+    writeVolume(join(bad, 'x.nii.gz'), a.image);
+    writeVolume(join(bad, 'x_mask.nii.gz'), b.mask);
+    writeFileSync(join(bad, 'cases.csv'), 'image,mask,split\nx.nii.gz,x_mask.nii.gz,train\n');
+    await expect(finetune(base(join(tmp, 'o2'), { data: bad, iterations: 1 }))).rejects.toThrow(/x_mask\.nii\.gz: mask dims 40x48x16 differ from the image/);
+  });
+
+  it('an output folder that cannot be written', async () => {
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, 'x');
+    await expect(finetune(base(join(file, 'out'), { iterations: 1 }))).rejects.toThrow(FinetuneError);
+    await expect(finetune(base(join(file, 'out'), { iterations: 1 }))).rejects.toThrow(/a-file\/out: cannot write the output folder/);
+  });
+
+  it('missing weights (no folder, or atten.pth absent)', async () => {
+    await expect(finetune(base(join(tmp, 'o3'), { weights: join(tmp, 'nowhere'), iterations: 1 }))).rejects.toThrow(/nowhere: no such weights folder/);
+    const half = join(tmp, 'half');
+    mkdirSync(half, { recursive: true });
+    copyFileSync(join(GOLDEN_DIR, 'bone_sam.pth'), join(half, 'bone_sam.pth'));
+    await expect(finetune(base(join(tmp, 'o4'), { weights: half, iterations: 1 }))).rejects.toThrow(/atten\.pth is missing/);
+    await expect(finetune(base(join(tmp, 'o5'), { resume: true, iterations: 1 }))).rejects.toThrow(/no checkpoint to resume/);
+  });
+});
