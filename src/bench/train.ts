@@ -76,4 +76,50 @@ export async function run(): Promise<void> {
         `peak RSS so far ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB\n`,
     );
   }
+  if (process.env['SAB_BENCH_FINETUNE'] !== '0') await finetuneIterations(runtime);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// sab finetune iterations (the whole loop: sampling/augmentation, training step, BatchNorm running
+// statistics, AdamW update). Stage 1 = SAM encoder+decoder adapters from the image AND one VNet step
+// (64^3) per iteration; stage 2 = fusion + decoder from cached embeddings with hybrid prompting.
+// ---------------------------------------------------------------------------------------------------
+
+async function finetuneIterations(runtime: ReturnType<typeof createNodeRuntime>): Promise<void> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { writePhantomSet } = await import('../train/phantom.js');
+  const { finetune } = await import('../train/finetune.js');
+  const dir = mkdtempSync(join(tmpdir(), 'sab-bench-finetune-'));
+  try {
+    const data = join(dir, 'data');
+    writePhantomSet(data, { count: 3, seed: 1, dims: [64, 64, 16] });
+    const stage1Batch8 = process.env['SAB_BENCH_BATCH8_STAGE1'] === '1';
+    // Stage 1 at batch 8 needs minutes per iteration on 2 cores (8 encoder backward passes + 8 VNet volumes): batch 2 by default.
+    const runs: [1 | 2, number, number][] = [[2, 1, 10], [2, 8, 8], [1, 1, 3], [1, stage1Batch8 ? 8 : 2, 3]];
+    for (const [stage, batch, iterations] of runs) {
+      const stamps: number[] = [];
+      const t0 = performance.now();
+      await finetune({
+        data, weights: process.env['SAB_WEIGHTS_DIR'] ?? GOLDEN, outDir: join(dir, `out-${stage}-${batch}`), stages: String(stage) as '1' | '2',
+        iterations, batch, warmup: 2, valEvery: 1000, checkpointEvery: 1000, valSlices: 1, seed: 1, runtime,
+        onProgress: () => stamps.push(performance.now()),
+      });
+      const total = performance.now() - t0;
+      // Steady state: intervals between completed iterations, without the first ones (embedding cache filling) and the last (validation, export).
+      const skip = stage === 2 ? Math.min(3, iterations - 2) : 0;
+      const intervals = stamps.slice(1, -1).map((t, i) => t - stamps[i]!).slice(skip);
+      intervals.sort((p, q) => p - q);
+      const med = intervals.length ? intervals[Math.floor(intervals.length / 2)]!.toFixed(0) : 'n/a';
+      const note = stage === 1 && batch === 2 ? ' (batch 2 instead of 8: batch 8 is minutes per iteration here; SAB_BENCH_BATCH8_STAGE1=1 runs it)' : '';
+      process.stdout.write(
+        `finetune stage ${stage}, batch ${batch}: ${med} ms/iteration (median of ${intervals.length} steady iterations; first iteration ${(stamps[0]! - t0).toFixed(0)} ms incl. graph build` +
+          `${stage === 2 ? ', VNet attention and embedding precompute' : ''}; whole run ${(total / 1000).toFixed(1)} s for ${iterations} iterations incl. validation and export), ` +
+          `peak RSS so far ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB${note}\n`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

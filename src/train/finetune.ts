@@ -99,6 +99,7 @@ export interface FinetuneResult {
 const STAGE1_TRAINABLE = (k: string) => k.includes('Adapter.') && (k.startsWith('image_encoder.') || k.startsWith('mask_decoder.'));
 const STAGE2_TRAINABLE = ['attention_fusion.', 'mask_decoder.'];
 const PROMPTED_FRACTION = 0.3;
+const MAX_PROMPT_GRAPHS = 3;
 
 interface Settings {
   stages: FinetuneStages;
@@ -360,7 +361,18 @@ async function stage2(r: Run, start: number, resumeDir: string | undefined): Pro
   // One graph per prompt-token count (0 = automatic); all share one parameter store.
   const trainerFor = async (points: number): Promise<FinetuneTrainer> => {
     let ft = trainers.get(points);
-    if (ft) return ft;
+    if (ft) {
+      // Map order = least recently used first.
+      trainers.delete(points);
+      trainers.set(points, ft);
+      return ft;
+    }
+    // Each prompt length is its own graph with its own ONNX Runtime arena: keep a few open (parameters live in the shared store).
+    const prompts = [...trainers.keys()].filter((p) => p !== 0);
+    if (prompts.length >= MAX_PROMPT_GRAPHS) {
+      await trainers.get(prompts[0]!)!.trainer.release();
+      trainers.delete(prompts[0]!);
+    }
     ft = await openFinetuneTrainer(r.runtime, {
       stage: 'sam', weights: r.sam, trainable: STAGE2_TRAINABLE, batch: b, samInput: 'embedding', attention: true,
       ...(points === 0 ? { mode: 'auto' as const } : { mode: 'prompt' as const, points }),
