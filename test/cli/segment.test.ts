@@ -57,7 +57,7 @@ describe('sab segment (automatic mode, whole volume)', () => {
     for (const v of mask.data) bone += v;
     expect(summary.boneVolumeMl).toBeCloseTo(bone / 1000, 3);
     expect(countDiff(sliceRowsI(mask.data, mask.dims, SLICE), goldenU8('auto_mask_original_size_batchstats'))).toBe(0);
-  });
+  }, 600_000); // 74 slices through the full model: ~30 s alone, much longer beside another test worker
 });
 
 describe('sab segment (prompt mode, golden prompts in voxel coordinates)', () => {
