@@ -106,6 +106,13 @@ const cases: Record<string, GradCase> = {
     inputs: { x: [1, 2, 4, 4, 4], w: [3, 2, 3, 3, 3], w2: [2, 3, 2, 2, 2] },
     build: (g, x) => g.conv(g.conv(x['x']!, x['w']!, null, { pads: [1, 1, 1, 1, 1, 1] }), x['w2']!, null, { strides: [2, 2, 2] }),
   },
+  'Conv 3-D stride 1 as flipped-kernel Conv: 3x2x1 kernel, uneven pads, 2 groups; pad beyond a 1-wide kernel': {
+    inputs: { x: [1, 4, 4, 3, 3], w: [6, 2, 3, 2, 1], w2: [2, 6, 1, 1, 1] },
+    build: (g, x) => {
+      const y = g.conv(x['x']!, x['w']!, null, { pads: [1, 0, 0, 2, 1, 0], group: 2 });
+      return g.conv(y, x['w2']!, null, { pads: [1, 0, 0, 0, 0, 1] });
+    },
+  },
   'ConvTranspose 3-D 2x2x2 stride 2 with bias, and 2-D': {
     inputs: { x: [1, 3, 2, 2, 2], w: [3, 2, 2, 2, 2], b: [2], x2: [2, 2, 3, 3], w2: [2, 3, 3, 3] },
     build: (g, x) => {
