@@ -100,10 +100,11 @@ function inputGradAsConv(g: GraphBuilder, dy: Value, w: Value, wShape: readonly 
     const split = g.reshape(w, [G, cout / G, ciPerGroup, ...kernel]);
     wt = g.reshape(g.transpose(split, [0, 2, 1, ...spAxes.map((ax) => ax + 1)]), [G * ciPerGroup, cout / G, ...kernel]);
   }
-  const flipAxes = spAxes.filter((_, i) => kernel[i]! > 1);
-  if (flipAxes.length > 0) {
-    const ks = flipAxes.map((ax) => kernel[ax - 2]!);
-    wt = g.slice(wt, ks.map((k) => k - 1), ks.map((k) => -k - 1), flipAxes, ks.map(() => -1));
+  // Flipping every spatial axis reverses the flattened kernel: one Slice on one axis (cheaper than three).
+  const kSize = kernel.reduce((p, k) => p * k, 1);
+  if (kSize > 1) {
+    const flat = g.reshape(wt, [G * ciPerGroup, cout / G, kSize]);
+    wt = g.reshape(g.slice(flat, [kSize - 1], [-kSize - 1], [2], [-1]), [G * ciPerGroup, cout / G, ...kernel]);
   }
   return g.conv(dy, wt, null, {
     pads,
