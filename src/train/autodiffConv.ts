@@ -113,6 +113,34 @@ function inputGradAsConv(g: GraphBuilder, dy: Value, w: Value, wShape: readonly 
   });
 }
 
+/**
+ * dW of a stride-1, ungrouped Conv with fewer output than input channels: the same correlation with
+ * the roles exchanged, dY as the batch-side input ([Cout, N, ...], padded by d*(k-1) - pad) and X as
+ * the kernel ([Cin, N, ...]), strided by the dilation. The result R[o, i, u] holds dW[o, i, k-1-u], so
+ * it is flipped back. ONNX Runtime's cost here is the im2col of the batch side (one copy per batch
+ * row), so putting the side with fewer channels there is the cheaper way round (VNet's 32 -> 1
+ * output conv: ~300 -> ~30 ms). Null when a pad exceeds the dilated kernel extent.
+ */
+function weightGradOutputSide(g: GraphBuilder, x: Value, xShape: readonly number[], dy: Value, dyShape: readonly number[], kernel: readonly number[], a: ConvAttrs): Value | null {
+  const nsp = kernel.length;
+  const ext = kernel.map((k, i) => a.dilations[i]! * (k - 1));
+  const pads = [...ext.map((e, i) => e - a.pads[i]!), ...ext.map((e, i) => e - a.pads[i + nsp]!)];
+  if (pads.some((p) => p < 0)) return null;
+  const [n, cin] = xShape as [number, number];
+  const cout = dyShape[1]!;
+  const spAxes = Array.from({ length: nsp }, (_, i) => i + 2);
+  const batchSide = (v: Value, c: number, shape: readonly number[]) =>
+    n === 1 ? g.reshape(v, [c, 1, ...shape.slice(2)]) : g.transpose(v, [1, 0, ...spAxes]);
+  const r = g.conv(batchSide(dy, cout, dyShape), batchSide(x, cin, xShape), null, {
+    pads,
+    ...(a.dilations.some((d) => d !== 1) ? { strides: a.dilations } : {}),
+  });
+  const kSize = kernel.reduce((p, k) => p * k, 1);
+  if (kSize === 1) return r;
+  const flat = g.reshape(r, [cout, cin, kSize]);
+  return g.reshape(g.slice(flat, [kSize - 1], [-kSize - 1], [2], [-1]), [cout, cin, ...kernel]);
+}
+
 function biasGrad(g: GraphBuilder, dy: Value, rank: number): Value {
   return g.reduceSum(dy, [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)], false);
 }
@@ -147,7 +175,11 @@ const conv: VjpRule = (ctx, r, dys, need) => {
       ...(outputPadding.some((p) => p !== 0) ? { output_padding: outputPadding } : {}),
     } as Parameters<GraphBuilder['convTranspose']>[3]);
   }
-  if (need[1]) out[1] = weightGrad(g, ctx.value(r.inputs[0]!), xShape, dy, yShape, kernel, a);
+  if (need[1]) {
+    const x = ctx.value(r.inputs[0]!);
+    const swapped = a.group === 1 && a.strides.every((st) => st === 1) && yShape[1]! < xShape[1]! ? weightGradOutputSide(g, x, xShape, dy, yShape, kernel, a) : null;
+    out[1] = swapped ?? weightGrad(g, x, xShape, dy, yShape, kernel, a);
+  }
   if (need[2]) out[2] = biasGrad(g, dy, yShape.length);
   return out;
 };

@@ -113,6 +113,10 @@ const cases: Record<string, GradCase> = {
       return g.conv(y, x['w2']!, null, { pads: [1, 0, 0, 0, 0, 1] });
     },
   },
+  'Conv 3-D stride 1 with fewer output than input channels (dW from the output side), batch 2, dilation 2': {
+    inputs: { x: [2, 3, 5, 4, 3], w: [2, 3, 3, 2, 1] },
+    build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [2, 1, 0, 1, 0, 0], dilations: [2, 1, 1] }),
+  },
   'ConvTranspose 3-D 2x2x2 stride 2 with bias, and 2-D': {
     inputs: { x: [1, 3, 2, 2, 2], w: [3, 2, 2, 2, 2], b: [2], x2: [2, 2, 3, 3], w2: [2, 3, 3, 3] },
     build: (g, x) => {
