@@ -77,14 +77,31 @@ export function weightGrad(
   return w;
 }
 
+/** Reverses the last `count` values of every row of `v` viewed as [rows, count] (shape restored). */
+function reverseRows(g: GraphBuilder, v: Value, shape: readonly number[], count: number): Value {
+  const flat = g.reshape(v, [shape.reduce((p, d) => p * d, 1) / count, count]);
+  return g.reshape(g.slice(flat, [count - 1], [-count - 1], [1], [-1]), [...shape]);
+}
+
 /**
  * Input gradient of a stride-1 Conv as a Conv: dX[i, x] = sum_{o,t} dY[o, x + t'*d - (d*(k-1) - padBegin)] * W[o, i, k-1-t'],
  * i.e. a correlation of dY with the kernel flipped in space and with input/output channels exchanged
  * (per group), padded by d*(k-1) - pad on each side. Same sums as the ConvTranspose, but ONNX Runtime's
  * CPU ConvTranspose (col2im) is ~10-50x slower than its Conv on 3-D 5x5x5 kernels. Null when a pad
  * exceeds the dilated kernel extent (the ConvTranspose handles that).
+ * The flip is a reversed Slice (element by element in ONNX Runtime), so it goes on the smaller side:
+ * the kernel, or dY and dX (flipping both and exchanging begin/end pads gives the same sums), which
+ * are the smaller ones in the deep, many-channel, small-volume layers.
  */
-function inputGradAsConv(g: GraphBuilder, dy: Value, w: Value, wShape: readonly number[], a: ConvAttrs): Value | null {
+function inputGradAsConv(
+  g: GraphBuilder,
+  dy: Value,
+  yShape: readonly number[],
+  w: Value,
+  wShape: readonly number[],
+  xShape: readonly number[],
+  a: ConvAttrs,
+): Value | null {
   const kernel = wShape.slice(2);
   const nsp = kernel.length;
   const ext = kernel.map((k, i) => a.dilations[i]! * (k - 1));
@@ -100,17 +117,23 @@ function inputGradAsConv(g: GraphBuilder, dy: Value, w: Value, wShape: readonly 
     const split = g.reshape(w, [G, cout / G, ciPerGroup, ...kernel]);
     wt = g.reshape(g.transpose(split, [0, 2, 1, ...spAxes.map((ax) => ax + 1)]), [G * ciPerGroup, cout / G, ...kernel]);
   }
-  // Flipping every spatial axis reverses the flattened kernel: one Slice on one axis (cheaper than three).
-  const kSize = kernel.reduce((p, k) => p * k, 1);
-  if (kSize > 1) {
-    const flat = g.reshape(wt, [G * ciPerGroup, cout / G, kSize]);
-    wt = g.reshape(g.slice(flat, [kSize - 1], [-kSize - 1], [2], [-1]), [G * ciPerGroup, cout / G, ...kernel]);
-  }
-  return g.conv(dy, wt, null, {
-    pads,
+  const wtShape = [G * ciPerGroup, cout / G, ...kernel];
+  const attrs = {
     ...(a.dilations.some((d) => d !== 1) ? { dilations: a.dilations } : {}),
     ...(G > 1 ? { group: G } : {}),
-  });
+  };
+  const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
+  const kSize = size(kernel);
+  if (kSize === 1) return g.conv(dy, wt, null, { pads, ...attrs });
+  const ySp = size(yShape.slice(2));
+  const xSp = size(xShape.slice(2));
+  if (size(yShape) + size(xShape) < size(wtShape)) {
+    const swapped = [...pads.slice(nsp), ...pads.slice(0, nsp)];
+    const dx = g.conv(reverseRows(g, dy, yShape, ySp), wt, null, { pads: swapped, ...attrs });
+    return reverseRows(g, dx, xShape, xSp);
+  }
+  // Flipping every spatial axis reverses the flattened kernel: one Slice on one axis (cheaper than three).
+  return g.conv(dy, reverseRows(g, wt, wtShape, kSize), null, { pads, ...attrs });
 }
 
 /**
@@ -156,7 +179,7 @@ const conv: VjpRule = (ctx, r, dys, need) => {
   const kernel = wShape.slice(2);
   const out: (Value | null)[] = [null, null, null];
   if (need[0]) {
-    const asConv = a.strides.every((st) => st === 1) ? inputGradAsConv(g, dy, ctx.value(r.inputs[1]!), wShape, a) : null;
+    const asConv = a.strides.every((st) => st === 1) ? inputGradAsConv(g, dy, yShape, ctx.value(r.inputs[1]!), wShape, xShape, a) : null;
     if (asConv) out[0] = asConv;
   }
   if (need[0] && !out[0]) {

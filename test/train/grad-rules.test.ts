@@ -117,6 +117,10 @@ const cases: Record<string, GradCase> = {
     inputs: { x: [2, 3, 5, 4, 3], w: [2, 3, 3, 2, 1] },
     build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [2, 1, 0, 1, 0, 0], dilations: [2, 1, 1] }),
   },
+  'Conv 3-D stride 1, kernel larger than the activations (input gradient flips dY and dX), uneven pads': {
+    inputs: { x: [1, 6, 2, 3, 2], w: [5, 6, 3, 3, 3] },
+    build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [1, 2, 1, 1, 0, 1] }),
+  },
   'ConvTranspose 3-D 2x2x2 stride 2 with bias, and 2-D': {
     inputs: { x: [1, 3, 2, 2, 2], w: [3, 2, 2, 2, 2], b: [2], x2: [2, 2, 3, 3], w2: [2, 3, 3, 3] },
     build: (g, x) => {
