@@ -51,7 +51,7 @@ export interface VolumeGrid {
 /**
  * Segments every slice of a volume the way the official predictVolume does (same preprocessing,
  * same per-slice model, same resize back), except that the VNet runs once per volume, encoder
- * slices are batched and the next batch is prepared while the current one runs.
+ * slices are batched, and sessions and weights are reused across slices and volumes.
  */
 export async function segmentVolume(
   model: SegmentAnyBone,
@@ -115,16 +115,13 @@ export async function segmentVolume(
 
   const batches: number[][] = [];
   for (let b = 0; b < todo.length; b += batch) batches.push(todo.slice(b, b + batch));
-  let next = batches.length > 0 ? prepare(batches[0]!) : undefined;
   const embSize = 256 * 64 * 64;
-  for (let bi = 0; bi < batches.length; bi++) {
-    const ks = batches[bi]!;
-    const current = next!;
+  for (const ks of batches) {
+    // Sequential on purpose: preprocessing the next batch while ONNX Runtime encodes this one was
+    // measured slower on 2 cores (the JS thread preempts one of ORT's threads and stalls its parallel ops).
+    const images = prepare(ks);
     const te = performance.now();
-    const running = model.encode(current, ks.length);
-    // Overlap: preprocess the next batch on the JS thread while ONNX Runtime encodes this one.
-    next = bi + 1 < batches.length ? prepare(batches[bi + 1]!) : undefined;
-    const embeddings = await running;
+    const embeddings = await model.encode(images, ks.length);
     encoderMs += performance.now() - te;
 
     for (let b = 0; b < ks.length; b++) {
