@@ -30,7 +30,7 @@ export async function run(): Promise<void> {
           `${(wall / 1000).toFixed(1)} s  [stages: preprocess ${(t.preprocessMs / 1000).toFixed(1)} s, VNet ${(t.vnetMs / 1000).toFixed(2)} s, ` +
           `encoder ${(t.encoderMs / 1000).toFixed(1)} s (${(t.encoderMs / res.slicesSegmented).toFixed(0)} ms/slice), ` +
           `decoder ${(t.decoderMs / 1000).toFixed(1)} s (${(t.decoderMs / res.slicesSegmented).toFixed(0)} ms/slice); ` +
-          `sum ${(stages / 1000).toFixed(1)} s; preprocessing overlaps the encoder]`,
+          `sum of stages ${(stages / 1000).toFixed(1)} s]`,
       );
     }
     // maxRSS is in kilobytes.
