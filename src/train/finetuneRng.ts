@@ -1,3 +1,5 @@
+import { mulberry32Output } from '../metrics/prng.js';
+
 /**
  * The fine-tuning run's random source: mulberry32 with its 32-bit state exposed, so a checkpoint can
  * store it and a resumed run draws exactly the numbers the uninterrupted run would have drawn.
@@ -12,10 +14,7 @@ export class ResumableRandom {
   /** Uniform in [0, 1). */
   readonly next = (): number => {
     this.a = (this.a + 0x6d2b79f5) >>> 0;
-    let t = this.a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return mulberry32Output(this.a);
   };
 
   get state(): number {

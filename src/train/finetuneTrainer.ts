@@ -1,8 +1,7 @@
 import type { StateDict } from '../checkpoint/tensor.js';
 import type { GraphBuilder, OpRecord } from '../graph/builder.js';
 import type { RunTensor, Runtime, Session } from '../graph/runtime.js';
-import { Trainer, TrainerError, type TrainerOptions } from './trainer.js';
-import { buildSamTrainGraph, buildVNetTrainGraph, trainablePredicate } from './trainGraphs.js';
+import { Trainer, TrainerError, buildStageTrainGraph, type TrainerOptions } from './trainer.js';
 
 /**
  * A Trainer whose graph also outputs every train-mode BatchNorm's batch mean and variance, so the
@@ -112,21 +111,7 @@ export interface FinetuneTrainer {
 
 /** createTrainer with BatchNorm statistics outputs (see addBatchNormStatOutputs). */
 export async function openFinetuneTrainer(runtime: Runtime, options: TrainerOptions): Promise<FinetuneTrainer> {
-  const isTrainable = trainablePredicate(options.trainable);
-  const keys = [...options.weights.keys()].filter((k) => isTrainable(k) && !BUFFER_SUFFIXES.some((s) => k.endsWith(s)));
-  if (keys.length === 0) throw new TrainerError('no checkpoint parameter matches the trainable selection');
-  const selected = new Set(keys);
-  const graph =
-    options.stage === 'vnet'
-      ? buildVNetTrainGraph(options.weights, { batch: options.batch, trainable: (k) => selected.has(k) })
-      : buildSamTrainGraph(options.weights, {
-          batch: options.batch,
-          input: options.samInput ?? 'image',
-          attention: options.attention ?? true,
-          mode: options.mode ?? 'auto',
-          ...(options.points !== undefined ? { points: options.points } : {}),
-          trainable: (k) => selected.has(k),
-        });
+  const { graph, keys } = buildStageTrainGraph(options);
   const batchNorms = addBatchNormStatOutputs(graph.g, options.weights);
   const bytes = graph.g.toBytes();
   graph.g.initializers.clear();

@@ -140,10 +140,10 @@ export class Trainer {
 }
 
 /**
- * Builds the training graph of a stage and opens it. Trainable keys are the checkpoint's parameters
- * (BatchNorm running statistics excluded) selected by `trainable`; it is an error if none match.
+ * The training graph of a stage and its trainable keys: the checkpoint's parameters (BatchNorm
+ * running statistics excluded) selected by `trainable`; it is an error if none match.
  */
-export async function createTrainer(runtime: Runtime, options: TrainerOptions): Promise<Trainer> {
+export function buildStageTrainGraph(options: TrainerOptions): { graph: TrainGraph; keys: string[] } {
   const isTrainable = trainablePredicate(options.trainable);
   const keys = [...options.weights.keys()].filter((k) => isTrainable(k) && !BUFFER_SUFFIXES.some((s) => k.endsWith(s)));
   if (keys.length === 0) throw new TrainerError(`no checkpoint parameter matches the trainable selection`);
@@ -159,6 +159,12 @@ export async function createTrainer(runtime: Runtime, options: TrainerOptions): 
           ...(options.points !== undefined ? { points: options.points } : {}),
           trainable: (k) => selected.has(k),
         });
+  return { graph, keys };
+}
+
+/** Builds the training graph of a stage (see buildStageTrainGraph) and opens it. */
+export async function createTrainer(runtime: Runtime, options: TrainerOptions): Promise<Trainer> {
+  const { graph, keys } = buildStageTrainGraph(options);
   const session = await runtime.session(graph.g.toBytes(), graph.g.name);
   return new Trainer(graph, session, options, keys);
 }

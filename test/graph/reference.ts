@@ -1,15 +1,6 @@
 // Plain TypeScript reference implementations of a few ops, written for clarity, not speed.
 
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as seededRandom } from '../../src/metrics/prng.js';
 
 export function randn(n: number, rnd: () => number, scale = 1): Float32Array {
   const out = new Float32Array(n);

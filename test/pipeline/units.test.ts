@@ -17,18 +17,10 @@ import {
   sliceToUint8,
   vnetInputFromVolume,
 } from '../../src/pipeline/index.js';
+import { mulberry32 } from '../../src/metrics/prng.js';
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers in [0, 1). */
+const rng = mulberry32;
 
 describe('percentiles', () => {
   it('rounds ranks half to even like Python round()', () => {
