@@ -135,6 +135,11 @@ export function encodePrompts(prompts: Prompts): EncodedPrompts {
   } else {
     tokens.push([0, 0, PromptLabel.padding]);
   }
+  return packPromptTokens(tokens);
+}
+
+/** (x, y, label) tokens -> the decoder graph's point_coords / point_labels arrays. */
+export function packPromptTokens(tokens: readonly (readonly [number, number, number])[]): EncodedPrompts {
   const coords = new Float32Array(tokens.length * 2);
   const labels = new Float32Array(tokens.length);
   tokens.forEach(([x, y, label], i) => {

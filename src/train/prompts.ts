@@ -1,15 +1,12 @@
 import { connectedComponents26 } from '../metrics/components.js';
 import { toEncoderFrame } from '../pipeline/prompts.js';
+import { PromptLabel, packPromptTokens } from '../model/promptEncoder.js';
 
 export class PromptSamplingError extends Error {
   override name = 'PromptSamplingError';
 }
 
 /** SAM prompt token labels (as the prompt encoder's point_embeddings table is indexed). */
-const POSITIVE = 1;
-const BOX_TOP_LEFT = 2;
-const BOX_BOTTOM_RIGHT = 3;
-const PADDING = -1;
 
 export interface HybridPromptOptions {
   /** Share of iterations that are prompted (paper 4.2.1: 30%); the rest are automatic. */
@@ -70,17 +67,10 @@ function shuffled(values: number[], rand: () => number): number[] {
  * pair, so several boxes in one call are several corner pairs.
  */
 export function promptTokens(framePoints: [number, number][], frameBoxes: [number, number, number, number][]): PromptTokens {
-  const t: [number, number, number][] = framePoints.map(([x, y]) => [x, y, POSITIVE]);
-  for (const [x0, y0, x1, y1] of frameBoxes) t.push([x0, y0, BOX_TOP_LEFT], [x1, y1, BOX_BOTTOM_RIGHT]);
-  if (frameBoxes.length === 0) t.push([0, 0, PADDING]);
-  const coords = new Float32Array(t.length * 2);
-  const labels = new Float32Array(t.length);
-  t.forEach(([x, y, l], i) => {
-    coords[2 * i] = x;
-    coords[2 * i + 1] = y;
-    labels[i] = l;
-  });
-  return { coords, labels, count: t.length };
+  const t: [number, number, number][] = framePoints.map(([x, y]) => [x, y, PromptLabel.positive]);
+  for (const [x0, y0, x1, y1] of frameBoxes) t.push([x0, y0, PromptLabel.boxTopLeft], [x1, y1, PromptLabel.boxBottomRight]);
+  if (frameBoxes.length === 0) t.push([0, 0, PromptLabel.padding]);
+  return packPromptTokens(t);
 }
 
 function checkMask(mask: Uint8Array, rows: number, cols: number): void {
