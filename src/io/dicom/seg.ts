@@ -5,10 +5,9 @@ import { writeFileAtomic } from '../atomic.js';
 import { VolumeIOError } from '../errors.js';
 import type { DicomSourceHeader } from './series.js';
 import { dicomNow, newUid } from './uid.js';
-import { dicomGeometry, ds } from './write-series.js';
+import { EXPLICIT_VR_LE, dicomGeometry, ds } from './write-series.js';
 
 const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
-const EXPLICIT_VR_LE = '1.2.840.10008.1.2.1';
 
 export interface DicomSegOptions {
   /** The DICOM volume the mask was computed from (default: the mask's own source, as createMaskLike keeps it). */

@@ -8,7 +8,8 @@ import { VolumeIOError } from '../errors.js';
 import { dicomNow, newUid } from './uid.js';
 
 const MR_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.4';
-const EXPLICIT_VR_LE = '1.2.840.10008.1.2.1';
+/** Transfer syntax of everything we write: explicit VR little endian. */
+export const EXPLICIT_VR_LE = '1.2.840.10008.1.2.1';
 
 export interface DicomSeriesWriteOptions {
   seriesDescription?: string;

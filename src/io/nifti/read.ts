@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { bytesPerVoxel, HOST_LITTLE_ENDIAN, swapBytesInPlace, voxelsFromBytes } from '../../volume/dtype.js';
 import type { VoxelDType, Vec3, Volume, VoxelArray } from '../../volume/types.js';
 import { createVolume, firstNonFinite } from '../../volume/volume.js';
-import { VolumeIOError } from '../errors.js';
+import { VolumeIOError, readInputFile } from '../errors.js';
 import { GzipError, gunzip, isGzip } from '../gzip.js';
 import type { ReadOptions } from '../options.js';
 import { niftiBestAffine } from './geometry.js';
@@ -17,13 +16,7 @@ export interface NiftiSourceHeader {
 }
 
 export function readNifti(path: string, opts: ReadOptions = {}): Volume {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new VolumeIOError(path, `cannot read file (${(e as Error).message})`);
-  }
-  return decodeNifti(bytes, path, opts);
+  return decodeNifti(readInputFile(path), path, opts);
 }
 
 /** Decode a .nii or .nii.gz held in memory; `name` is used in error messages. */

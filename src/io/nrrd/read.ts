@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { allocVoxels, bytesPerVoxel, HOST_LITTLE_ENDIAN, swapBytesInPlace, voxelsFromBytes } from '../../volume/dtype.js';
 import type { Vec3, Volume, VoxelArray } from '../../volume/types.js';
 import { createVolume, firstNonFinite } from '../../volume/volume.js';
-import { VolumeIOError } from '../errors.js';
+import { VolumeIOError, readInputFile } from '../errors.js';
 import { GzipError, gunzip } from '../gzip.js';
 import type { ReadOptions } from '../options.js';
 import { NrrdParseError, nrrdType, parseNrrdHeader, parseVectors, spaceToRasFlips, type NrrdHeader } from './header.js';
@@ -16,13 +16,7 @@ export interface NrrdSourceHeader {
 }
 
 export function readNrrd(path: string, opts: ReadOptions = {}): Volume {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new VolumeIOError(path, `cannot read file (${(e as Error).message})`);
-  }
-  return decodeNrrd(bytes, path, opts);
+  return decodeNrrd(readInputFile(path), path, opts);
 }
 
 /** Decode NRRD bytes; `name` names the file in errors and locates a detached `data file`. */
