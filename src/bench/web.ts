@@ -36,7 +36,7 @@ async function statusNumber(s: ViewerSession, re: RegExp): Promise<number> {
 
 export async function run(): Promise<void> {
   if (!chromiumAvailable()) {
-    process.stdout.write(`skipped: no Chromium at ${CHROMIUM_PATH} (run .ci/install-chromium or set SAB_CHROMIUM)\n`);
+    process.stdout.write(`skipped: no Chromium at ${CHROMIUM_PATH} (run .ci/install.d/chromium or set SAB_CHROMIUM)\n`);
     return;
   }
   const weights = ['bone_sam.pth', 'atten.pth'].map((f) => path.join(WEIGHTS, f));

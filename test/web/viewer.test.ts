@@ -28,7 +28,7 @@ import { GOLDEN_DIR, REPO, WRIST, countDiff, goldenF32, goldenU8, sab, scratch, 
 const IN_CI = Boolean(process.env['CI']);
 const HAVE_CHROMIUM = chromiumAvailable();
 if (!HAVE_CHROMIUM && !IN_CI) {
-  console.warn(`test/web skipped: no Chromium at ${CHROMIUM_PATH} (install it with .ci/install-chromium, or set SAB_CHROMIUM)`);
+  console.warn(`test/web skipped: no Chromium at ${CHROMIUM_PATH} (install it with .ci/install.d/chromium, or set SAB_CHROMIUM)`);
 }
 
 const FIRST = 36;
@@ -99,7 +99,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('browser viewer in headless Chromium',
   let reloaded: ViewerState;
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`CI needs Chromium at ${CHROMIUM_PATH}: .ci/run installs it with .ci/install-chromium`);
+    if (!HAVE_CHROMIUM) throw new Error(`CI needs Chromium at ${CHROMIUM_PATH}: .ci/run installs it with .ci/install.d/chromium`);
     await ensureViewerBuilt();
 
     // What `sab segment` writes for the same slices (the reference the viewer must reproduce).
