@@ -2,7 +2,11 @@ import type { Command } from 'commander';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ExecutionProvider } from '../../graph/runtime.js';
-import { readVolume, writeVolume, formatOfPath } from '../../io/dispatch.js';
+import { writeVolume, formatOfPath } from '../../io/dispatch.js';
+import type { DicomwebClient } from '../../io/dicomweb/client.js';
+import { isDicomInput, readOpenedInput } from '../../io/input.js';
+import { openInputWithProgress } from '../input.js';
+import { pushSeg, pushTarget, segAlgorithm } from '../seg-output.js';
 import { fillHolesPerSlice, keepLargestComponents, removeSmallComponents } from '../../metrics/postprocess.js';
 import type { VNetBatchNormMode } from '../../model/vnet.js';
 import type { VoxelPrompt } from '../../pipeline/prompts.js';
@@ -34,6 +38,8 @@ interface SegmentCliOptions {
   vnetBn: string;
   json?: boolean;
   force?: boolean;
+  push?: string;
+  ca?: string;
 }
 
 const VOLUME_EXTS = ['.nii', '.nii.gz', '.nrrd', '.nhdr'];
@@ -66,11 +72,15 @@ export function register(program: Command): void {
     .option('--vnet-bn <mode>', 'VNet BatchNorm: batchstats (official behaviour) or eval (running stats)', 'batchstats')
     .option('--json', 'print a machine-readable JSON summary instead of text (no progress bar)')
     .option('--force', 'batch: segment again even when the output exists')
+    .option('--push <base-url>', 'store the DICOM-SEG output on this DICOMweb server (STOW-RS); credentials from SAB_DICOMWEB_*')
+    .option('--ca <file>', 'DICOMweb over https: extra CA certificate (PEM)')
     .action(async (inputs: string[], opts: SegmentCliOptions) => {
       const axis = parseAxis(opts.axis);
       if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new Error(`--device ${opts.device}: expected cpu or cuda`);
       if (opts.vnetBn !== 'batchstats' && opts.vnetBn !== 'eval') throw new Error(`--vnet-bn ${opts.vnetBn}: expected batchstats or eval`);
       const batchInputs = expandInputs(inputs);
+      if (opts.push && !batchInputs && formatOfPath(opts.output, true) !== 'dicom-seg') throw new Error(`--push stores a DICOM-SEG: give -o a .dcm file (got ${opts.output})`);
+      const push = opts.push ? await pushTarget(opts.push, opts.ca) : undefined;
       const segmenter = loadModel(opts.weights, {
         device: opts.device as ExecutionProvider,
         ...(opts.threads ? { threads: opts.threads } : {}),
@@ -78,8 +88,8 @@ export function register(program: Command): void {
         onNotice: (m) => process.stderr.write(`sab: ${m}\n`),
       });
       try {
-        if (batchInputs) await runBatch(segmenter, batchInputs, opts, axis);
-        else await runOne(segmenter, inputs[0]!, opts.output, opts, axis, true);
+        if (batchInputs) await runBatch(segmenter, batchInputs, opts, axis, push);
+        else await runOne(segmenter, inputs[0]!, opts.output, opts, axis, true, push);
       } finally {
         await segmenter.release();
       }
@@ -137,7 +147,7 @@ function outputNameFor(input: string, outDir: string): string {
   return path.join(outDir, `${base.replace(/\.zip$/i, '')}_bone.dcm`);
 }
 
-async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: Axis): Promise<void> {
+async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: Axis, push?: DicomwebClient): Promise<void> {
   if (opts.point.length || opts.box.length) throw new Error('prompts (--point/--box) apply to one volume; run them without batch inputs');
   if (opts.probabilities) throw new Error('--probabilities names one file; it cannot be used in batch mode');
   mkdirSync(opts.output, { recursive: true });
@@ -151,7 +161,7 @@ async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: Segmen
     }
     try {
       if (!opts.json) process.stderr.write(`[${n + 1}/${inputs.length}] ${input}\n`);
-      const res = await runOne(segmenter, input, output, opts, axis, false);
+      const res = await runOne(segmenter, input, output, opts, axis, false, push);
       results.push({ input, output, status: 'done', boneVolumeMl: res.boneVolumeMl });
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
@@ -174,13 +184,16 @@ async function runOne(
   opts: SegmentCliOptions,
   axis: Axis,
   report: boolean,
+  push?: DicomwebClient,
 ): Promise<SegmentedVolume> {
   const outFormat = formatOfPath(output, true);
   if (!outFormat) throw new Error(`${output}: unknown output format: use .nii, .nii.gz, .nrrd or .dcm (DICOM-SEG)`);
-  if (outFormat === 'dicom-seg' && formatOfPath(input) !== 'dicom') {
+  if (push && outFormat !== 'dicom-seg') throw new Error(`--push stores a DICOM-SEG, but ${output} is not .dcm`);
+  if (outFormat === 'dicom-seg' && !isDicomInput(input)) {
     throw new Error(`${output}: DICOM-SEG output needs a DICOM series input (got ${input}); write .nii.gz or .nrrd instead`);
   }
-  const volume = readVolume(input, {
+  const opened = await openInputWithProgress(input, { quiet: Boolean(opts.json), ...(opts.ca ? { ca: opts.ca } : {}) });
+  const volume = readOpenedInput(opened, {
     ...(opts.series ? { seriesUid: opts.series } : {}),
     ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}),
   });
@@ -204,12 +217,14 @@ async function runOne(
   postprocess(res.mask, opts);
   res.boneVolumeMl = boneMl(res.mask);
   if (opts.probabilities && res.probabilities) writeVolume(opts.probabilities, res.probabilities, { inputs: [input] });
-  writeVolume(output, res.mask, { inputs: [input] });
+  writeVolume(output, res.mask, { inputs: [input], ...(outFormat === 'dicom-seg' ? { algorithm: segAlgorithm(opts.weights, res.attention) } : {}) });
+  const pushedTo = push ? await pushSeg(push, output) : undefined;
   if (report) {
     const summary = {
-      input,
+      input: opened.spec, // a URL without any user:password@ part
       output,
       probabilities: opts.probabilities ?? null,
+      pushedTo: pushedTo ?? null,
       dims: volume.dims,
       spacing: volume.spacing,
       attention: res.attention,
@@ -225,6 +240,7 @@ async function runOne(
           `${res.slicesSegmented} slices in ${summary.seconds} s${res.attention ? '' : ' (2D-only)'}\n`,
       );
       if (opts.probabilities) process.stdout.write(`wrote ${opts.probabilities}: bone probabilities\n`);
+      if (pushedTo) process.stdout.write(`stored ${output} on ${pushedTo} (STOW-RS)\n`);
     }
   }
   return res;
