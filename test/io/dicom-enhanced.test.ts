@@ -17,7 +17,7 @@ type Natural = Record<string, any>;
 const dir = scratchDir('enhanced');
 
 function natural(bytes: Buffer): Natural {
-  const dict = dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const dict = dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict) as Natural;
 }
 
@@ -43,7 +43,7 @@ describe('Enhanced MR multi-frame', () => {
       ds['PixelData'] = ds['PixelData'][0]; // dcmjs's converter expects one ArrayBuffer per image
       return ds;
     });
-    const mf = dcmjs.normalizers.Normalizer.normalizeToDataset(datasets) as Natural;
+    const mf = (dcmjs as unknown as { normalizers: { Normalizer: { normalizeToDataset(d: Natural[]): Natural } } }).normalizers.Normalizer.normalizeToDataset(datasets);
     // dcmjs 0.51 leaves the SOP class as a keyword and the pixel data unwrapped: fix those two for writing.
     mf['SOPClassUID'] = '1.2.840.10008.5.1.4.1.1.4.4';
     mf['SOPInstanceUID'] = dcmjs.data.DicomMetaDictionary.uid();
