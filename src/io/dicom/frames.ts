@@ -41,6 +41,8 @@ function encodedFrame(s: DicomSlice, index: number): Uint8Array {
 }
 
 /** Uncompressed samples of frame `index` at their byte offset, in the file's byte order. */
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function nativeFrame(s: DicomSlice, index: number): FramePixels {
   const info = frameInfo(s);
   const bytesPer = info.bitsAllocated / 8;
@@ -51,6 +53,12 @@ function nativeFrame(s: DicomSlice, index: number): FramePixels {
   if (available < n * bytesPer) throw new FrameError(`pixel data is truncated (${Math.max(0, available)} bytes for frame ${index + 1}, ${n * bytesPer} needed)`);
   const signed = info.pixelRepresentation === 1;
   const le = !transferSyntax(s.transferSyntax)?.bigEndian;
+  if (le && HOST_LITTLE_ENDIAN && bytesPer > 1) {
+    // Little endian on a little-endian machine: one copy (slice also realigns odd offsets), no per-sample reads.
+    // Uint8Array's slice copies (a Buffer's would be a view of the whole file's memory).
+    const copy = Uint8Array.prototype.slice.call(s.bytes, start, start + n * bytesPer).buffer;
+    return bytesPer === 2 ? (signed ? new Int16Array(copy) : new Uint16Array(copy)) : signed ? new Int32Array(copy) : new Uint32Array(copy);
+  }
   const view = new DataView(s.bytes.buffer, s.bytes.byteOffset + start, n * bytesPer);
   if (bytesPer === 1) return signed ? new Int8Array(view.buffer, view.byteOffset, n).slice() : new Uint8Array(view.buffer, view.byteOffset, n).slice();
   const out = bytesPer === 2 ? (signed ? new Int16Array(n) : new Uint16Array(n)) : signed ? new Int32Array(n) : new Uint32Array(n);

@@ -1,3 +1,4 @@
+// Starts a real Orthanc for the DICOMweb tests and `npm run bench dicom` (no run(): not a bench itself).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
