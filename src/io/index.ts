@@ -13,3 +13,7 @@ export {
 } from './dicom/series.js';
 export { writeDicomSeries, type DicomSeriesWriteOptions } from './dicom/write-series.js';
 export { writeDicomSeg, buildDicomSeg, type DicomSegOptions } from './dicom/seg.js';
+export { openInput, readOpenedInput, readInput, listOpenedSeries, isDicomInput, type OpenedInput, type OpenInputOptions } from './input.js';
+export * from './dicomweb/index.js';
+export { SUPPORTED_TRANSFER_SYNTAXES, describeTransferSyntax, type TransferSyntax } from './dicom/transfer-syntax.js';
+export type { SegAlgorithm } from './dicom/seg.js';
