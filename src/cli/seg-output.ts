@@ -28,6 +28,10 @@ export async function pushTarget(base: string, ca?: string): Promise<DicomwebCli
 /** STOW-RS of the written DICOM-SEG file (the very bytes on disk, so the stored object equals the output). */
 export async function pushSeg(client: DicomwebClient, segFile: string): Promise<string> {
   const bytes = new Uint8Array(readFileSync(segFile));
-  await client.store([bytes]);
+  try {
+    await client.store([bytes]);
+  } catch (e) {
+    throw new Error(`${segFile} was written but not stored: ${(e as Error).message}`);
+  }
   return client.shownUrl;
 }

@@ -88,7 +88,7 @@ describe.skipIf(!HAVE && !IN_CI)('DICOMweb against a real Orthanc', () => {
   it('sab segment URL --push stores a SEG under the same study whose frames equal out.dcm and a local run', async () => {
     const out = path.join(dir, 'pushed.dcm');
     const before = await instanceCount();
-    const r = await sab(['segment', seriesUrl, '-o', out, '--weights', GOLDEN_DIR, '--slices', '37:38', '--push', orthanc.dicomweb], ENV);
+    const r = await sab(['segment', seriesUrl, '-o', out, '--weights', GOLDEN_DIR, '--slices', '37:38', '--no-attention', '--push', orthanc.dicomweb], ENV);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`stored ${out} on ${orthanc.dicomweb} (STOW-RS)`);
     expect(await instanceCount()).toBe(before + 1);
@@ -103,10 +103,10 @@ describe.skipIf(!HAVE && !IN_CI)('DICOMweb against a real Orthanc', () => {
     expect(Buffer.from(pixelBytes(remote)).equals(Buffer.from(pixelBytes(file)))).toBe(true);
     expect(file['ReferencedSeriesSequence'].SeriesInstanceUID).toBe(seriesUid);
     expect(file['SegmentSequence'].SegmentedPropertyTypeCodeSequence.CodeValue).toBe('272673000');
-    expect(file['SegmentSequence'].SegmentationAlgorithmIdentificationSequence.AlgorithmParameters).toMatch(/bone_sam\.pth sha256=[0-9a-f]{64}; atten\.pth sha256=[0-9a-f]{64}/);
+    expect(file['SegmentSequence'].SegmentationAlgorithmIdentificationSequence.AlgorithmParameters).toMatch(/^bone_sam\.pth sha256=[0-9a-f]{64}; depth attention off$/);
     // the same command on the local series writes the same frames
     const localOut = path.join(dir, 'local.dcm');
-    const l = await sab(['segment', seriesDir, '-o', localOut, '--weights', GOLDEN_DIR, '--slices', '37:38']);
+    const l = await sab(['segment', seriesDir, '-o', localOut, '--weights', GOLDEN_DIR, '--slices', '37:38', '--no-attention']);
     expect(l.code, l.stderr).toBe(0);
     const localSeg = natural(new Uint8Array(readFileSync(localOut)));
     expect(localSeg['NumberOfFrames']).toBe(file['NumberOfFrames']);
@@ -142,6 +142,9 @@ describe.skipIf(!HAVE && !IN_CI)('DICOMweb against a real Orthanc', () => {
     expect(missing.stderr.trim()).toBe(`sab: error: ${orthanc.dicomweb}/studies/1.2.3/series/4.5.6: the series has no instances (or does not exist)`);
     const notSeries = await sab(['info', `${orthanc.dicomweb}/studies/1.2.3`], ENV);
     expect(notSeries.stderr).toMatch(/not a series URL: expected BASE\/studies\/STUDY_UID\/series\/SERIES_UID/);
+    const down = await sab(['info', 'http://127.0.0.1:9/dicom-web/studies/1.2/series/3.4'], ENV);
+    expect(down.code).not.toBe(0);
+    expect(down.stderr.trim()).toMatch(/^sab: error: http:\/\/127\.0\.0\.1:9\/dicom-web\/studies\/1\.2\/series\/3\.4\/instances\?includefield=00080018: cannot connect \(ECONNREFUSED\), after 4 attempts$/);
   });
 
   it('a series that changes while it is read is an error', async () => {
