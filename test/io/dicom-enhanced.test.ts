@@ -80,6 +80,8 @@ describe('Enhanced MR multi-frame', () => {
     expect(alg.AlgorithmVersion).toBe('9.9');
     expect(alg.AlgorithmParameters).toBe('weights sha256 abc');
     expect(alg.AlgorithmFamilyCodeSequence.CodeValue).toBe('123110');
+    expect(seg['SegmentsOverlap']).toBe('NO');
+    expect(seg['SegmentSequence'].SegmentedPropertyTypeCodeSequence.CodeValue).toBe('272673000');
   });
 
   it('a Siemens mosaic gets one clear error', () => {

@@ -81,7 +81,7 @@ export function buildDicomSeg(mask: Volume, opts: DicomSegOptions = {}): Uint8Ar
     ImageType: ['DERIVED', 'PRIMARY'], InstanceCreationDate: now.date, InstanceCreationTime: now.time,
     SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2', Rows: rows, Columns: cols,
     BitsAllocated: 1, BitsStored: 1, HighBit: 0, PixelRepresentation: 0, LossyImageCompression: '00',
-    SegmentationType: 'BINARY', NumberOfFrames: String(frames.length),
+    SegmentationType: 'BINARY', SegmentsOverlap: 'NO', NumberOfFrames: String(frames.length),
     ReferencedSeriesSequence: [{
       SeriesInstanceUID: src.series.seriesInstanceUid,
       ReferencedInstanceSequence: [...referenced].map(([uid, cls]) => ({ ReferencedSOPClassUID: cls, ReferencedSOPInstanceUID: uid })),
