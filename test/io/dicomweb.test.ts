@@ -85,7 +85,7 @@ describe.skipIf(!HAVE && !IN_CI)('DICOMweb against a real Orthanc', () => {
     expect(Array.from(v.data)).toEqual(Array.from(ref.data));
   });
 
-  it('sab segment URL --push stores a SEG under the same study whose frames equal out.dcm and a local run', async () => {
+  it('sab segment URL --push stores a SEG under the same study whose frames equal out.dcm and a local run (pushed too)', async () => {
     const out = path.join(dir, 'pushed.dcm');
     const before = await instanceCount();
     const r = await sab(['segment', seriesUrl, '-o', out, '--weights', GOLDEN_DIR, '--slices', '37:38', '--no-attention', '--push', orthanc.dicomweb], ENV);
@@ -104,10 +104,11 @@ describe.skipIf(!HAVE && !IN_CI)('DICOMweb against a real Orthanc', () => {
     expect(file['ReferencedSeriesSequence'].SeriesInstanceUID).toBe(seriesUid);
     expect(file['SegmentSequence'].SegmentedPropertyTypeCodeSequence.CodeValue).toBe('272673000');
     expect(file['SegmentSequence'].SegmentationAlgorithmIdentificationSequence.AlgorithmParameters).toMatch(/^bone_sam\.pth sha256=[0-9a-f]{64}; depth attention off$/);
-    // the same command on the local series writes the same frames
+    // the same command on the local series writes the same frames, and --push stores it in the same study too
     const localOut = path.join(dir, 'local.dcm');
-    const l = await sab(['segment', seriesDir, '-o', localOut, '--weights', GOLDEN_DIR, '--slices', '37:38', '--no-attention']);
+    const l = await sab(['segment', seriesDir, '-o', localOut, '--weights', GOLDEN_DIR, '--slices', '37:38', '--no-attention', '--push', orthanc.dicomweb], ENV);
     expect(l.code, l.stderr).toBe(0);
+    expect(await client().searchSeries(studyUid, { Modality: 'SEG' })).toHaveLength(2);
     const localSeg = natural(new Uint8Array(readFileSync(localOut)));
     expect(localSeg['NumberOfFrames']).toBe(file['NumberOfFrames']);
     expect(Buffer.from(pixelBytes(localSeg)).equals(Buffer.from(pixelBytes(file)))).toBe(true);
