@@ -1,10 +1,11 @@
 import { flipXY } from '../../volume/affine.js';
+import { affineProblem } from '../../volume/geometry-rules.js';
 import { allocVoxels } from '../../volume/dtype.js';
 import type { Vec3, Volume, VoxelArray, VoxelDType } from '../../volume/types.js';
 import { createVolume, firstNonFinite } from '../../volume/volume.js';
 import { VolumeIOError } from '../errors.js';
 import type { ReadOptions } from '../options.js';
-import { loadDicomFiles } from './files.js';
+import { loadDicomFiles, type DicomFileBytes } from './files.js';
 import { parseDicomSlice, type DicomSlice } from './parse.js';
 
 /** Summary of one series found in a folder/zip. */
@@ -44,8 +45,7 @@ const LITTLE_ENDIAN_SYNTAXES = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.
 const BIG_ENDIAN_SYNTAX = '1.2.840.10008.1.2.2';
 const NON_IMAGE_MODALITIES = new Set(['SEG', 'RTSTRUCT', 'RTPLAN', 'RTDOSE', 'SR', 'PR', 'KO', 'REG']);
 
-function parseAll(path: string): DicomSlice[] {
-  const files = loadDicomFiles(path);
+function parseAll(path: string, files: DicomFileBytes[] = loadDicomFiles(path)): DicomSlice[] {
   const slices: DicomSlice[] = [];
   for (const f of files) {
     const s = parseDicomSlice(f.name, f.bytes);
@@ -82,9 +82,9 @@ function cross(a: number[], b: number[]): number[] {
 const dot = (a: number[], b: number[]): number => a[0]! * b[0]! + a[1]! * b[1]! + a[2]! * b[2]!;
 const fmt = (v: number[]): string => `(${v.map((x) => +x.toFixed(4)).join(', ')})`;
 
-/** Read one series of a DICOM folder or .zip into a RAS volume. */
-export function readDicomSeries(path: string, opts: ReadOptions = {}): Volume {
-  const groups = groupBySeries(parseAll(path));
+/** Read one series of a DICOM folder or .zip into a RAS volume (`files`: that folder's files, already in memory). */
+export function readDicomSeries(path: string, opts: ReadOptions = {}, files?: DicomFileBytes[]): Volume {
+  const groups = groupBySeries(parseAll(path, files));
   let uid = opts.seriesUid;
   if (uid === undefined) {
     if (groups.size > 1) {
@@ -173,6 +173,8 @@ function buildVolume(path: string, uid: string, slices: DicomSlice[], opts: Read
   }
   lps[15] = 1;
   const affine = flipXY(lps);
+  const problem = affineProblem(affine);
+  if (problem !== undefined) fail(`the geometry (PixelSpacing, ImageOrientationPatient, slice positions) is unusable: ${problem}`);
 
   const dims: Vec3 = [first.columns, first.rows, n];
   const data = assemblePixels(sorted.map((x) => x.s), dims, fail);
@@ -203,13 +205,17 @@ function assemblePixels(slices: DicomSlice[], dims: Vec3, fail: (p: string) => n
   const bytesPer = first.bitsAllocated / 8;
   const signed = first.pixelRepresentation === 1;
   const rawType: VoxelDType = bytesPer === 1 ? (signed ? 'int8' : 'uint8') : bytesPer === 2 ? (signed ? 'int16' : 'uint16') : signed ? 'int32' : 'uint32';
+  // Every slice's pixel data is checked against rows x columns before the volume is allocated from those numbers.
+  for (const s of slices) {
+    const px = s.pixels!;
+    if (px.length < per * bytesPer || px.offset + per * bytesPer > s.bytes.length) {
+      fail(`${s.name}: pixel data is truncated (${Math.max(0, Math.min(px.length, s.bytes.length - px.offset))} bytes, ${per * bytesPer} needed)`);
+    }
+  }
   const rescaled = slices.some((s) => s.rescaleSlope !== 1 || s.rescaleIntercept !== 0);
   const out: VoxelArray = rescaled ? new Float32Array(per * dims[2]) : allocVoxels(rawType, per * dims[2]);
   slices.forEach((s, k) => {
     const px = s.pixels!;
-    if (px.length < per * bytesPer || px.offset + per * bytesPer > s.bytes.length) {
-      fail(`${s.name}: pixel data is truncated (${Math.min(px.length, s.bytes.length - px.offset)} bytes, ${per * bytesPer} needed)`);
-    }
     const view = new DataView(s.bytes.buffer, s.bytes.byteOffset + px.offset, per * bytesPer);
     const le = s.transferSyntax !== BIG_ENDIAN_SYNTAX;
     const base = k * per;
