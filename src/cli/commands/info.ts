@@ -2,11 +2,13 @@ import type { Command } from 'commander';
 import { formatOfPath, readVolume } from '../../io/dispatch.js';
 import { listDicomSeries, type DicomSeriesInfo } from '../../io/dicom/series.js';
 import { summarizeVolume, type VolumeSummary } from '../../volume/volume.js';
+import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
 
 interface InfoOptions {
   json?: boolean;
   series?: string;
   volumeIndex?: string;
+  allowExternalData?: boolean;
 }
 
 export interface InfoReport {
@@ -17,9 +19,9 @@ export interface InfoReport {
 }
 
 /** Gather what `sab info` shows: the volume summary, and for DICOM inputs the series list. */
-export function infoReport(input: string, opts: { series?: string; volumeIndex?: number }): InfoReport {
+export function infoReport(input: string, opts: { series?: string; volumeIndex?: number; allowExternalData?: boolean }): InfoReport {
   const report: InfoReport = { input };
-  const readOpts = { allowNonFinite: true, ...(opts.series !== undefined ? { seriesUid: opts.series } : {}), ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}) };
+  const readOpts = { allowNonFinite: true, ...cliReadOptions(opts), ...(opts.series !== undefined ? { seriesUid: opts.series } : {}), ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}) };
   if (formatOfPath(input) === 'dicom') {
     report.series = listDicomSeries(input);
     if (report.series.length > 1 && opts.series === undefined) {
@@ -64,13 +66,14 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .option('--series <uid>', 'DICOM SeriesInstanceUID to describe')
     .option('--volume-index <n>', '0-based volume of a 4D file')
+    .option(...ALLOW_EXTERNAL_DATA)
     .action((input: string, opts: InfoOptions) => {
       let volumeIndex: number | undefined;
       if (opts.volumeIndex !== undefined) {
         volumeIndex = Number(opts.volumeIndex);
         if (!Number.isInteger(volumeIndex) || volumeIndex < 0) throw new Error(`--volume-index must be a non-negative integer, got ${opts.volumeIndex}`);
       }
-      const report = infoReport(input, { ...(opts.series !== undefined ? { series: opts.series } : {}), ...(volumeIndex !== undefined ? { volumeIndex } : {}) });
+      const report = infoReport(input, { allowExternalData: Boolean(opts.allowExternalData), ...(opts.series !== undefined ? { series: opts.series } : {}), ...(volumeIndex !== undefined ? { volumeIndex } : {}) });
       if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else printText(report);
     });

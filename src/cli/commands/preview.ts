@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { extname } from 'node:path';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { readVolume } from '../../io/index.js';
+import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
 import { encodePng, maskOnGrid, renderMontage } from '../../metrics/index.js';
 import type { ResampleMode, Rgb } from '../../metrics/index.js';
 import { integerOption, parseResample } from '../parse.js';
@@ -26,6 +27,7 @@ interface PreviewCliOptions {
   label?: number;
   resample?: ResampleMode;
   ignoreAffine?: boolean;
+  allowExternalData?: boolean;
 }
 
 export function register(program: Command): void {
@@ -41,10 +43,11 @@ export function register(program: Command): void {
     .option('--label <n>', 'overlay voxels equal to this label (default: any non-zero voxel)', integerOption('--label', 0))
     .option('--resample <mode>', "'nearest': resample the mask onto the image grid when the grids differ", parseResample)
     .option('--ignore-affine', 'overlay voxel by voxel when dims match even if the voxel->world affines differ')
+    .option(...ALLOW_EXTERNAL_DATA)
     .action((imagePath: string, maskPath: string, opts: PreviewCliOptions) => {
       if (extname(opts.output).toLowerCase() !== '.png') throw new Error(`${opts.output}: output must be a .png file`);
-      const image = readVolume(imagePath);
-      const maskVol = readVolume(maskPath);
+      const image = readVolume(imagePath, cliReadOptions(opts));
+      const maskVol = readVolume(maskPath, cliReadOptions(opts));
       const mask = maskOnGrid(maskVol, image, {
         label: opts.label,
         resample: opts.resample,

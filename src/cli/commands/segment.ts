@@ -12,6 +12,7 @@ import { axesWithSliceLast, type Axis } from '../../volume/permute.js';
 import type { Volume } from '../../volume/types.js';
 import { collect, integerOption, parseNumbers } from '../parse.js';
 import { progressBar } from '../progress.js';
+import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
 
 interface SegmentCliOptions {
   output: string;
@@ -34,6 +35,7 @@ interface SegmentCliOptions {
   vnetBn: string;
   json?: boolean;
   force?: boolean;
+  allowExternalData?: boolean;
 }
 
 const VOLUME_EXTS = ['.nii', '.nii.gz', '.nrrd', '.nhdr'];
@@ -66,6 +68,7 @@ export function register(program: Command): void {
     .option('--vnet-bn <mode>', 'VNet BatchNorm: batchstats (official behaviour) or eval (running stats)', 'batchstats')
     .option('--json', 'print a machine-readable JSON summary instead of text (no progress bar)')
     .option('--force', 'batch: segment again even when the output exists')
+    .option(...ALLOW_EXTERNAL_DATA)
     .action(async (inputs: string[], opts: SegmentCliOptions) => {
       const axis = parseAxis(opts.axis);
       if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new Error(`--device ${opts.device}: expected cpu or cuda`);
@@ -181,6 +184,7 @@ async function runOne(
     throw new Error(`${output}: DICOM-SEG output needs a DICOM series input (got ${input}); write .nii.gz or .nrrd instead`);
   }
   const volume = readVolume(input, {
+    ...cliReadOptions(opts),
     ...(opts.series ? { seriesUid: opts.series } : {}),
     ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}),
   });
