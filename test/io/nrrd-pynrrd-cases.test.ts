@@ -6,7 +6,7 @@ import { encodeNifti } from '../../src/io/nifti/write.js';
 import { decodeNrrd, readNrrd } from '../../src/io/nrrd/read.js';
 import { mat4 } from '../../src/volume/affine.js';
 import { createVolume } from '../../src/volume/volume.js';
-import { scratchDir } from './helpers.js';
+import { scratchDir, SMALL_VOXELS, SMALL_VOXELS_BZ2 } from './helpers.js';
 
 /**
  * Our own small files for the cases of pynrrd's test data that we read differently from pynrrd (issue 16, defects
@@ -19,9 +19,8 @@ const cat = (...parts: Uint8Array[]): Uint8Array => {
   parts.reduce((o, p) => (out.set(p, o), o + p.length), 0);
   return out;
 };
-const VOXELS = Uint8Array.from({ length: 120 }, (_, i) => (7 * i) % 13);
-// `bzip2 -9` of VOXELS (made with bzip2 1.0.8 for this test).
-const VOXELS_BZ2 = Uint8Array.from(atob('QlpoOTFBWSZTWa9Y+xMAAATAAH/8IABQgGgAKVQAxO438T2PoxGY1HqeR9GIzGo/F3JFOFCQr1j7Ew=='), (c) => c.charCodeAt(0));
+const VOXELS = SMALL_VOXELS;
+const VOXELS_BZ2 = SMALL_VOXELS_BZ2;
 const HEAD = 'NRRD0004\ntype: uint8\ndimension: 3\nsizes: 6 5 4\nspace: left-posterior-superior\nspace directions: (1,0,0) (0,1,0) (0,0,1)\n';
 const header = (extra: string): Uint8Array => enc(`${HEAD}${extra}\n\n`);
 const write = (name: string, bytes: Uint8Array): string => {

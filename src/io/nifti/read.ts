@@ -84,7 +84,7 @@ export function decodeNifti(fileBytes: Uint8Array, name: string, opts: ReadOptio
 
   let raw = bytes.subarray(start, start + n * bpv);
   if (littleEndian !== HOST_LITTLE_ENDIAN && bpv > 1) {
-    raw = raw.slice();
+    raw = new Uint8Array(raw); // a copy (Buffer.slice would be a view of the caller's bytes)
     swapBytesInPlace(raw, bpv);
   }
   let data: VoxelArray = voxelsFromBytes(dtype!, raw, n);

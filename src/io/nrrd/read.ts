@@ -101,7 +101,7 @@ export function decodeNrrd(bytes: Uint8Array, name: string, opts: ReadOptions = 
     const endian = f.endian?.toLowerCase();
     if (bpv > 1 && endian !== 'little' && endian !== 'big') fail(`field "endian" is ${endian === undefined ? 'missing' : `"${f.endian}"`}; it is required for multi-byte types`);
     if (bpv > 1 && (endian === 'little') !== HOST_LITTLE_ENDIAN) {
-      raw = raw!.slice();
+      raw = new Uint8Array(raw!); // a copy (Buffer.slice would be a view of the caller's bytes)
       swapBytesInPlace(raw, bpv);
     }
   }
