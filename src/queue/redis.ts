@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { QueueError } from './errors.js';
 
@@ -77,7 +78,8 @@ export function redisOptions(target: RedisTarget): RedisOptions {
         throw new QueueError(`${target.tlsCa}: cannot read the TLS CA file (${(e as Error).message})`);
       }
     }
-    opts.tls = { servername: opts.host, ...(ca ? { ca } : {}) };
+    // SNI takes host names only; an address is still checked against the certificate's IP entries.
+    opts.tls = { ...(isIP(opts.host!) ? {} : { servername: opts.host }), ...(ca ? { ca } : {}) };
   } else if (target.tlsCa) {
     throw new QueueError(`--tls-ca needs a rediss:// URL (got ${redactRedisUrl(target.url)})`);
   }

@@ -95,4 +95,79 @@ describe.skipIf(!HAVE_REDIS && !IN_CI)('sab queue + sab worker on BullMQ and a r
     expect((JSON.parse(other.stdout) as { added: unknown[] }).added).toHaveLength(6);
     expect((await status('kill')).counts.waiting).toBe(6);
   });
+
+  it('a corrupt input fails its own job with a reason naming the file; the others complete; wait, retry and clean', async () => {
+    const q = ['--redis', redis.url, '--queue', 'corrupt'];
+    const inDir = phantoms('corrupt-in', 2, 10);
+    writeFileSync(path.join(inDir, 'case_9.nii.gz'), Buffer.from('not a nifti at all'));
+    const outDir = path.join(dir, 'corrupt-out');
+    expect((await sab(['queue', 'add', inDir, ...q, '--out', outDir, ...SEG])).stdout).toMatch(/queued 3 new job/);
+    const w = spawnWorker([...q, ...WORKER, '--drain']);
+    const wait = await sab(['queue', 'wait', ...q, '--timeout', '200']);
+    expect(wait.code, wait.stdout + wait.stderr).toBe(1);
+    expect(wait.stdout).toMatch(/2 completed, 1 failed/);
+    expect((await w.exited).code).toBe(0);
+    const s = await status('corrupt');
+    expect([s.counts.completed, s.counts.failed]).toEqual([2, 1]);
+    // The one-line error `sab segment` prints, failed at once (no retries of a bad input).
+    expect(s.failed[0]!.reason).toMatch(/case_9\.nii\.gz: /);
+    expect(s.failed[0]!.attempts).toBe(1);
+    const text = await sab(['queue', 'status', ...q]);
+    expect(text.stdout).toMatch(/failed +seg-\w+ +\S*case_9\.nii\.gz: .*case_9\.nii\.gz/);
+    expect(resultLines(outDir)).toHaveLength(2);
+
+    // retry: failed -> waiting; with no worker, wait runs into its timeout (exit 2).
+    expect((await sab(['queue', 'retry', ...q])).stdout).toMatch(/moved 1 failed job/);
+    const timedOut = await sab(['queue', 'wait', ...q, '--timeout', '1']);
+    expect(timedOut.code).toBe(2);
+    expect(timedOut.stderr).toMatch(/--timeout 1 s passed/);
+    // clean: completed jobs leave Redis; outputs and results.jsonl stay.
+    expect((await sab(['queue', 'clean', ...q])).stdout).toMatch(/removed 2 completed/);
+    const after = await status('corrupt');
+    expect([after.counts.completed, after.counts.waiting]).toEqual([0, 1]);
+    expect(resultLines(outDir)).toHaveLength(2);
+  });
+
+  it('SIGTERM on a busy worker: the job finishes and the worker exits 0; a cleaned, re-added finished job is not redone', async () => {
+    const q = ['--redis', redis.url, '--queue', 'term'];
+    const inDir = phantoms('term-in', 2, 20);
+    const outDir = path.join(dir, 'term-out');
+    expect((await sab(['queue', 'add', path.join(inDir, 'case_0.nii.gz'), ...q, '--out', outDir, ...SEG])).stdout).toMatch(/queued 1 new/);
+    const w = spawnWorker([...q, ...WORKER]);
+    await w.waitFor(/: started/);
+    w.child.kill('SIGTERM');
+    expect((await w.exited).code, w.log()).toBe(0);
+    expect(w.log()).toMatch(/SIGTERM: finishing the current job/);
+    expect(w.log()).toMatch(/wrote .*case_0_bone\.nii\.gz/);
+    expect((await status('term')).counts.completed).toBe(1);
+
+    // After `queue clean` the job id is free again: the job is re-added, and the worker finds its recorded result.
+    expect((await sab(['queue', 'clean', ...q])).stdout).toMatch(/removed 1 completed/);
+    expect((await sab(['queue', 'add', inDir, ...q, '--out', outDir, ...SEG])).stdout).toMatch(/queued 2 new/);
+    const w2 = spawnWorker([...q, ...WORKER, '--drain']);
+    expect((await w2.exited).code).toBe(0);
+    expect(w2.log()).toMatch(/case_0\.nii\.gz: already done .*not redone/);
+    expect(w2.log()).toMatch(/wrote .*case_1_bone\.nii\.gz/);
+    expect(resultLines(outDir).map((l) => path.basename(l.output))).toEqual(['case_0_bone.nii.gz', 'case_1_bone.nii.gz']);
+  });
+
+  it('Redis stopped and restarted (same AOF) while jobs wait and while a worker runs: no job lost or done twice', async () => {
+    const q = ['--redis', redis.url, '--queue', 'restart'];
+    const inDir = phantoms('restart-in', 3, 30);
+    const outDir = path.join(dir, 'restart-out');
+    expect((await sab(['queue', 'add', inDir, ...q, '--out', outDir, ...SEG])).stdout).toMatch(/queued 3 new/);
+    await redis.restart();
+    expect((await status('restart')).counts.waiting).toBe(3);
+
+    const w = spawnWorker([...q, ...WORKER, '--lock-seconds', '15', '--drain']);
+    await w.waitFor(/: wrote /);
+    await redis.restart(300);
+    expect((await w.exited).code, w.log()).toBe(0);
+    const s = await status('restart');
+    expect([s.counts.completed, s.counts.failed]).toEqual([3, 0]);
+    const started = w.log().match(/job seg-\w+ \S+: started/g) ?? [];
+    expect(started).toHaveLength(3);
+    expect(new Set(started).size).toBe(3);
+    expect(resultLines(outDir)).toHaveLength(3);
+  });
 });

@@ -12,9 +12,9 @@ export interface WorkerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function spawnWorker(args: string[]): WorkerProcess {
+export function spawnWorker(args: string[], env: NodeJS.ProcessEnv = {}): WorkerProcess {
   const child = spawn(process.execPath, [CLI, 'worker', ...args], {
-    env: { ...process.env, SAB_WEIGHTS: '', SAB_REDIS: '', XDG_CACHE_HOME: path.join(os.tmpdir(), 'sab-test-empty-cache') },
+    env: { ...process.env, SAB_WEIGHTS: '', SAB_REDIS: '', XDG_CACHE_HOME: path.join(os.tmpdir(), 'sab-test-empty-cache'), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
