@@ -12,6 +12,8 @@ import { register as registerPreview } from './commands/preview.js';
 import { register as registerPhantom } from './commands/phantom.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerFinetune } from './commands/finetune.js';
+import { register as registerQueue } from './commands/queue.js';
+import { register as registerWorker } from './commands/worker.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -38,5 +40,7 @@ export function buildProgram(): Command {
   registerPhantom(program);
   registerServe(program);
   registerFinetune(program);
+  registerQueue(program);
+  registerWorker(program);
   return program;
 }

@@ -1,15 +1,13 @@
 import type { Command } from 'commander';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ExecutionProvider } from '../../graph/runtime.js';
-import { readVolume, writeVolume, formatOfPath } from '../../io/dispatch.js';
-import { fillHolesPerSlice, keepLargestComponents, removeSmallComponents } from '../../metrics/postprocess.js';
 import type { VNetBatchNormMode } from '../../model/vnet.js';
 import type { VoxelPrompt } from '../../pipeline/prompts.js';
 import { loadModel, type BoneSegmenter, type SegmentedVolume } from '../../pipeline/segmenter.js';
-import type { SegmentVolumeOptions } from '../../pipeline/segmentVolume.js';
+import { expandInputs, outputNameFor } from '../../segment/inputs.js';
+import { segmentFile } from '../../segment/segmentFile.js';
 import { axesWithSliceLast, type Axis } from '../../volume/permute.js';
-import type { Volume } from '../../volume/types.js';
 import { collect, integerOption, parseNumbers } from '../parse.js';
 import { progressBar } from '../progress.js';
 import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
@@ -37,8 +35,6 @@ interface SegmentCliOptions {
   force?: boolean;
   allowExternalData?: boolean;
 }
-
-const VOLUME_EXTS = ['.nii', '.nii.gz', '.nrrd', '.nhdr'];
 
 export function register(program: Command): void {
   program
@@ -73,7 +69,8 @@ export function register(program: Command): void {
       const axis = parseAxis(opts.axis);
       if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new Error(`--device ${opts.device}: expected cpu or cuda`);
       if (opts.vnetBn !== 'batchstats' && opts.vnetBn !== 'eval') throw new Error(`--vnet-bn ${opts.vnetBn}: expected batchstats or eval`);
-      const batchInputs = expandInputs(inputs);
+      const expanded = expandInputs(inputs);
+      const batchInputs = expanded.batch ? expanded.inputs : undefined;
       const segmenter = loadModel(opts.weights, {
         device: opts.device as ExecutionProvider,
         ...(opts.threads ? { threads: opts.threads } : {}),
@@ -87,57 +84,6 @@ export function register(program: Command): void {
         await segmenter.release();
       }
     });
-}
-
-/** Several inputs, a folder of volume files, or a glob: the list to segment in batch; undefined for one input. */
-function expandInputs(inputs: string[]): string[] | undefined {
-  const files: string[] = [];
-  let batch = inputs.length > 1;
-  for (const input of inputs) {
-    if (/[*?]/.test(path.basename(input))) {
-      batch = true;
-      files.push(...globBasename(input));
-    } else if (existsSync(input) && statSync(input).isDirectory() && volumeFilesIn(input).length > 0) {
-      batch = true;
-      files.push(...volumeFilesIn(input));
-    } else files.push(input);
-  }
-  if (!batch) return undefined;
-  if (files.length === 0) throw new Error(`no input volumes match ${inputs.join(' ')}`);
-  return files;
-}
-
-function volumeFilesIn(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((f) => VOLUME_EXTS.some((e) => f.toLowerCase().endsWith(e)))
-    .sort()
-    .map((f) => path.join(dir, f));
-}
-
-/** Minimal glob: * and ? in the last path component (the shell usually expands patterns itself). */
-function globBasename(pattern: string): string[] {
-  const dir = path.dirname(pattern);
-  const re = new RegExp(
-    `^${path
-      .basename(pattern)
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-  );
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => re.test(f))
-    .sort()
-    .map((f) => path.join(dir, f));
-}
-
-function outputNameFor(input: string, outDir: string): string {
-  const base = path.basename(input.replace(/[\\/]+$/, ''));
-  const lower = base.toLowerCase();
-  const ext = VOLUME_EXTS.find((e) => lower.endsWith(e));
-  if (ext) return path.join(outDir, `${base.slice(0, base.length - ext.length)}_bone${ext === '.nhdr' ? '.nrrd' : ext}`);
-  // A DICOM folder or zip: a DICOM-SEG next to the others.
-  return path.join(outDir, `${base.replace(/\.zip$/i, '')}_bone.dcm`);
 }
 
 async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: Axis): Promise<void> {
@@ -178,44 +124,36 @@ async function runOne(
   axis: Axis,
   report: boolean,
 ): Promise<SegmentedVolume> {
-  const outFormat = formatOfPath(output, true);
-  if (!outFormat) throw new Error(`${output}: unknown output format: use .nii, .nii.gz, .nrrd or .dcm (DICOM-SEG)`);
-  if (outFormat === 'dicom-seg' && formatOfPath(input) !== 'dicom') {
-    throw new Error(`${output}: DICOM-SEG output needs a DICOM series input (got ${input}); write .nii.gz or .nrrd instead`);
-  }
-  const volume = readVolume(input, {
-    ...cliReadOptions(opts),
-    ...(opts.series ? { seriesUid: opts.series } : {}),
-    ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}),
-  });
-  const segOpts: SegmentVolumeOptions = {
-    attention: opts.attention,
-    axis,
-    batch: opts.batch,
-    prompts: parsePrompts(opts, axis),
-    probabilities: Boolean(opts.probabilities),
-  };
-  if (opts.promptedOnly) segOpts.promptedOnly = true;
-  if (opts.slices) segOpts.slices = parseSlices(opts.slices, volume.dims[axis]);
   const bar = progressBar(path.basename(input), Boolean(opts.json));
-  segOpts.onProgress = (done, total) => bar.update(done, total);
-  let res: SegmentedVolume;
+  let file;
   try {
-    res = await segmenter.segmentVolume(volume, segOpts);
+    file = await segmentFile(segmenter, input, output, {
+      attention: opts.attention,
+      axis,
+      batch: opts.batch,
+      prompts: parsePrompts(opts, axis),
+      ...(opts.promptedOnly ? { promptedOnly: true } : {}),
+      ...(opts.slices ? { slices: opts.slices } : {}),
+      ...(opts.keepLargest !== undefined ? { keepLargest: opts.keepLargest } : {}),
+      ...(opts.minSize !== undefined ? { minSize: opts.minSize } : {}),
+      ...(opts.fillHoles ? { fillHoles: true } : {}),
+      ...(opts.probabilities ? { probabilities: opts.probabilities } : {}),
+      ...(opts.series ? { series: opts.series } : {}),
+      ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}),
+      readOptions: cliReadOptions(opts),
+      onProgress: (done, total) => bar.update(done, total),
+    });
   } finally {
     bar.stop();
   }
-  postprocess(res.mask, opts);
-  res.boneVolumeMl = boneMl(res.mask);
-  if (opts.probabilities && res.probabilities) writeVolume(opts.probabilities, res.probabilities, { inputs: [input] });
-  writeVolume(output, res.mask, { inputs: [input] });
+  const { result: res, dims, spacing } = file;
   if (report) {
     const summary = {
       input,
       output,
       probabilities: opts.probabilities ?? null,
-      dims: volume.dims,
-      spacing: volume.spacing,
+      dims,
+      spacing,
       attention: res.attention,
       slicesSegmented: res.slicesSegmented,
       boneVolumeMl: round(res.boneVolumeMl, 3),
@@ -225,28 +163,13 @@ async function runOne(
     if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 1)}\n`);
     else {
       process.stdout.write(
-        `wrote ${output}: bone mask ${volume.dims.join('x')}, bone volume ${summary.boneVolumeMl} mL, ` +
+        `wrote ${output}: bone mask ${dims.join('x')}, bone volume ${summary.boneVolumeMl} mL, ` +
           `${res.slicesSegmented} slices in ${summary.seconds} s${res.attention ? '' : ' (2D-only)'}\n`,
       );
       if (opts.probabilities) process.stdout.write(`wrote ${opts.probabilities}: bone probabilities\n`);
     }
   }
   return res;
-}
-
-function postprocess(mask: Volume, opts: SegmentCliOptions): void {
-  let data = mask.data as Uint8Array;
-  if (opts.fillHoles) data = fillHolesPerSlice(data, mask.dims);
-  if (opts.minSize) data = removeSmallComponents(data, mask.dims, opts.minSize);
-  if (opts.keepLargest) data = keepLargestComponents(data, mask.dims, opts.keepLargest === true ? 1 : opts.keepLargest);
-  mask.data = data;
-}
-
-function boneMl(mask: Volume): number {
-  let n = 0;
-  const d = mask.data as Uint8Array;
-  for (let i = 0; i < d.length; i++) n += d[i]!;
-  return (n * mask.spacing[0] * mask.spacing[1] * mask.spacing[2]) / 1000;
 }
 
 /** --point i,j,k[,label] and --box a0,b0,a1,b1@s, in voxel coordinates of the input. */
@@ -275,18 +198,10 @@ export function parsePrompts(opts: Pick<SegmentCliOptions, 'point' | 'box'>, axi
   return prompts;
 }
 
-function parseAxis(v: string): Axis {
+/** `0`, `1` or `2` -> the slicing axis. */
+export function parseAxis(v: string): Axis {
   if (v !== '0' && v !== '1' && v !== '2') throw new Error(`--axis ${v}: expected 0, 1 or 2`);
   return Number(v) as Axis;
-}
-
-function parseSlices(v: string, n: number): [number, number] {
-  const m = /^(\d*):(\d*)$/.exec(v);
-  if (!m) throw new Error(`--slices ${v}: expected a:b (e.g. 10:40)`);
-  const a = m[1] ? Number(m[1]) : 0;
-  const b = m[2] ? Number(m[2]) : n;
-  if (a >= b || b > n) throw new Error(`--slices ${v}: must satisfy 0 <= a < b <= ${n}`);
-  return [a, b];
 }
 
 function round(x: number, digits: number): number {
