@@ -5,6 +5,7 @@ import type { ExecutionProvider } from '../graph/runtime.js';
 import { VolumeIOError } from '../io/errors.js';
 import { SegmentationError } from '../pipeline/prompts.js';
 import { loadModel, type BoneSegmenter } from '../pipeline/segmenter.js';
+import { segAlgorithm } from '../segment/segAlgorithm.js';
 import { segmentFile } from '../segment/segmentFile.js';
 import { locateWeights } from '../weights/locate.js';
 import { fileSha256, inputSha256 } from './digest.js';
@@ -121,6 +122,7 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
       const file = await segmentFile(segmenter, spec.input, spec.output, {
         ...segmentFileOptions(spec),
         keepDepthSession: true,
+        segAlgorithm: (attention) => segAlgorithm(opts.weights, attention),
         onProgress: (done, total) => {
           const now = performance.now();
           if (done < total && now - lastReport < 1000) return;

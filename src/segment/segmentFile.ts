@@ -1,4 +1,6 @@
-import { formatOfPath, readVolume, writeVolume } from '../io/dispatch.js';
+import { formatOfPath, writeVolume } from '../io/dispatch.js';
+import type { SegAlgorithm } from '../io/dicom/seg.js';
+import { isDicomInput, readOpenedInput, type OpenedInput } from '../io/input.js';
 import type { ReadOptions } from '../io/options.js';
 import { fillHolesPerSlice, keepLargestComponents, removeSmallComponents } from '../metrics/postprocess.js';
 import type { VoxelPrompt } from '../pipeline/prompts.js';
@@ -31,6 +33,8 @@ export interface SegmentFileOptions {
   keepDepthSession?: boolean;
   /** Reader options: detached-data policy (default: refuse data outside the header's folder) and warnings. */
   readOptions?: Pick<ReadOptions, 'allowExternalData' | 'onWarning'>;
+  /** DICOM-SEG output: the algorithm identification to record, given whether depth attention ran. */
+  segAlgorithm?: (attention: boolean) => SegAlgorithm;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -46,13 +50,15 @@ export interface SegmentedFile {
  * One input file to one mask file, as `sab segment` does it: read, segment, postprocess, write (atomically,
  * never over the input). Errors name the file and the problem; nothing is written when one is thrown.
  */
-export async function segmentFile(segmenter: BoneSegmenter, input: string, output: string, opts: SegmentFileOptions): Promise<SegmentedFile> {
+export async function segmentFile(segmenter: BoneSegmenter, source: string | OpenedInput, output: string, opts: SegmentFileOptions): Promise<SegmentedFile> {
+  const opened: OpenedInput = typeof source === 'string' ? { spec: source, kind: 'file' } : source;
+  const input = opened.spec;
   const outFormat = formatOfPath(output, true);
   if (!outFormat) throw new Error(`${output}: unknown output format: use .nii, .nii.gz, .nrrd or .dcm (DICOM-SEG)`);
-  if (outFormat === 'dicom-seg' && formatOfPath(input) !== 'dicom') {
+  if (outFormat === 'dicom-seg' && !isDicomInput(input)) {
     throw new Error(`${output}: DICOM-SEG output needs a DICOM series input (got ${input}); write .nii.gz or .nrrd instead`);
   }
-  const volume = readVolume(input, {
+  const volume = readOpenedInput(opened, {
     ...opts.readOptions,
     ...(opts.series ? { seriesUid: opts.series } : {}),
     ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}),
@@ -72,7 +78,7 @@ export async function segmentFile(segmenter: BoneSegmenter, input: string, outpu
   postprocess(res.mask, opts);
   res.boneVolumeMl = boneMl(res.mask);
   if (opts.probabilities && res.probabilities) writeVolume(opts.probabilities, res.probabilities, { inputs: [input] });
-  writeVolume(output, res.mask, { inputs: [input] });
+  writeVolume(output, res.mask, { inputs: [input], ...(outFormat === 'dicom-seg' && opts.segAlgorithm ? { algorithm: opts.segAlgorithm(res.attention) } : {}) });
   return { input, output, dims: volume.dims, spacing: volume.spacing, result: res };
 }
 

@@ -2,6 +2,11 @@ import type { Command } from 'commander';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ExecutionProvider } from '../../graph/runtime.js';
+import { formatOfPath } from '../../io/dispatch.js';
+import type { DicomwebClient } from '../../io/dicomweb/client.js';
+import { segAlgorithm } from '../../segment/segAlgorithm.js';
+import { openInputWithProgress } from '../input.js';
+import { pushSeg, pushTarget } from '../seg-output.js';
 import type { VNetBatchNormMode } from '../../model/vnet.js';
 import type { VoxelPrompt } from '../../pipeline/prompts.js';
 import { loadModel, type BoneSegmenter, type SegmentedVolume } from '../../pipeline/segmenter.js';
@@ -34,6 +39,8 @@ interface SegmentCliOptions {
   json?: boolean;
   force?: boolean;
   allowExternalData?: boolean;
+  push?: string;
+  ca?: string;
 }
 
 export function register(program: Command): void {
@@ -65,12 +72,16 @@ export function register(program: Command): void {
     .option('--json', 'print a machine-readable JSON summary instead of text (no progress bar)')
     .option('--force', 'batch: segment again even when the output exists')
     .option(...ALLOW_EXTERNAL_DATA)
+    .option('--push <base-url>', 'store the DICOM-SEG output on this DICOMweb server (STOW-RS); credentials from SAB_DICOMWEB_*')
+    .option('--ca <file>', 'DICOMweb over https: extra CA certificate (PEM)')
     .action(async (inputs: string[], opts: SegmentCliOptions) => {
       const axis = parseAxis(opts.axis);
       if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new Error(`--device ${opts.device}: expected cpu or cuda`);
       if (opts.vnetBn !== 'batchstats' && opts.vnetBn !== 'eval') throw new Error(`--vnet-bn ${opts.vnetBn}: expected batchstats or eval`);
       const expanded = expandInputs(inputs);
       const batchInputs = expanded.batch ? expanded.inputs : undefined;
+      if (opts.push && !batchInputs && formatOfPath(opts.output, true) !== 'dicom-seg') throw new Error(`--push stores a DICOM-SEG: give -o a .dcm file (got ${opts.output})`);
+      const push = opts.push ? await pushTarget(opts.push, opts.ca) : undefined;
       const segmenter = loadModel(opts.weights, {
         device: opts.device as ExecutionProvider,
         ...(opts.threads ? { threads: opts.threads } : {}),
@@ -78,15 +89,15 @@ export function register(program: Command): void {
         onNotice: (m) => process.stderr.write(`sab: ${m}\n`),
       });
       try {
-        if (batchInputs) await runBatch(segmenter, batchInputs, opts, axis);
-        else await runOne(segmenter, inputs[0]!, opts.output, opts, axis, true);
+        if (batchInputs) await runBatch(segmenter, batchInputs, opts, axis, push);
+        else await runOne(segmenter, inputs[0]!, opts.output, opts, axis, true, push);
       } finally {
         await segmenter.release();
       }
     });
 }
 
-async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: Axis): Promise<void> {
+async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: Axis, push?: DicomwebClient): Promise<void> {
   if (opts.point.length || opts.box.length) throw new Error('prompts (--point/--box) apply to one volume; run them without batch inputs');
   if (opts.probabilities) throw new Error('--probabilities names one file; it cannot be used in batch mode');
   mkdirSync(opts.output, { recursive: true });
@@ -100,7 +111,7 @@ async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: Segmen
     }
     try {
       if (!opts.json) process.stderr.write(`[${n + 1}/${inputs.length}] ${input}\n`);
-      const res = await runOne(segmenter, input, output, opts, axis, false);
+      const res = await runOne(segmenter, input, output, opts, axis, false, push);
       results.push({ input, output, status: 'done', boneVolumeMl: res.boneVolumeMl });
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
@@ -123,11 +134,14 @@ async function runOne(
   opts: SegmentCliOptions,
   axis: Axis,
   report: boolean,
+  push?: DicomwebClient,
 ): Promise<SegmentedVolume> {
-  const bar = progressBar(path.basename(input), Boolean(opts.json));
+  if (push && formatOfPath(output, true) !== 'dicom-seg') throw new Error(`--push stores a DICOM-SEG, but ${output} is not .dcm`);
+  const opened = await openInputWithProgress(input, { quiet: Boolean(opts.json), ...(opts.ca ? { ca: opts.ca } : {}) });
+  const bar = progressBar(path.basename(opened.spec), Boolean(opts.json));
   let file;
   try {
-    file = await segmentFile(segmenter, input, output, {
+    file = await segmentFile(segmenter, opened, output, {
       attention: opts.attention,
       axis,
       batch: opts.batch,
@@ -141,17 +155,20 @@ async function runOne(
       ...(opts.series ? { series: opts.series } : {}),
       ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}),
       readOptions: cliReadOptions(opts),
+      segAlgorithm: (attention) => segAlgorithm(opts.weights, attention),
       onProgress: (done, total) => bar.update(done, total),
     });
   } finally {
     bar.stop();
   }
   const { result: res, dims, spacing } = file;
+  const pushedTo = push ? await pushSeg(push, output) : undefined;
   if (report) {
     const summary = {
-      input,
+      input: opened.spec, // a URL without any user:password@ part
       output,
       probabilities: opts.probabilities ?? null,
+      pushedTo: pushedTo ?? null,
       dims,
       spacing,
       attention: res.attention,
