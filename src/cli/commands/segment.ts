@@ -184,6 +184,7 @@ async function runOne(
           `${res.slicesSegmented} slices in ${summary.seconds} s${res.attention ? '' : ' (2D-only)'}\n`,
       );
       if (opts.probabilities) process.stdout.write(`wrote ${opts.probabilities}: bone probabilities\n`);
+      if (pushedTo) process.stdout.write(`stored ${output} on ${pushedTo} (STOW-RS)\n`);
     }
   }
   return res;

@@ -222,11 +222,13 @@ function assemblePixels(slices: DicomSlice[], dims: Vec3, fail: (p: string) => n
   const signed = first.pixelRepresentation === 1;
   const rawType: VoxelDType = bytesPer === 1 ? (signed ? 'int8' : 'uint8') : bytesPer === 2 ? (signed ? 'int16' : 'uint16') : signed ? 'int32' : 'uint32';
   // Every slice's pixel data is checked against rows x columns before the volume is allocated from those numbers.
+  // (Native data only: a compressed frame's decoded size is checked by its codec.)
   for (const s of slices) {
     const px = s.pixels!;
-    if (px.length < per * bytesPer || px.offset + per * bytesPer > s.bytes.length) {
-      fail(`${s.name}: pixel data is truncated (${Math.max(0, Math.min(px.length, s.bytes.length - px.offset))} bytes, ${per * bytesPer} needed)`);
-    }
+    if (px.encapsulated) continue;
+    const need = ((s.frameIndex ?? 0) + 1) * per * bytesPer;
+    const available = Math.max(0, Math.min(px.length, s.bytes.length - px.offset));
+    if (available < need) fail(`${s.name}: pixel data is truncated (${available} bytes, ${need} needed)`);
   }
   const rescaled = slices.some((s) => s.rescaleSlope !== 1 || s.rescaleIntercept !== 0);
   const out: VoxelArray = rescaled ? new Float32Array(per * dims[2]) : allocVoxels(rawType, per * dims[2]);
