@@ -1,12 +1,5 @@
 // Official SegmentAnyBone pre- and post-processing (manifest preprocessing_recipe), as pure typed-array functions.
-export { PreprocessError, roundHalfEven, type VoxelGrid } from './preprocessTypes.js';
-export * from './preprocessPercentile.js';
-export * from './preprocessVolume.js';
-export * from './preprocessResize.js';
-export * from './preprocessEncoder.js';
-export * from './preprocessVnet.js';
-export * from './preprocessTargets.js';
-export * from './preprocessFloat32Math.js';
+export * from './preprocess/index.js';
 export * from './attention.js';
 export * from './postprocess.js';
 export * from './prompts.js';

@@ -3,12 +3,8 @@ import { encodePrompts } from '../model/promptEncoder.js';
 import { axesWithSliceLast, inverseOrder, permuteVoxels, type Axis } from '../volume/permute.js';
 import { attentionMapForSlice, sigmoid } from './attention.js';
 import { maskFromLogits, maskToSliceGrid, writeSliceIntoVolume } from './postprocess.js';
-import { encoderInputFromSlice } from './preprocessEncoder.js';
-import { percentileBounds } from './preprocessPercentile.js';
-import { resizeBilinearPillow, resizeNearestPillow } from './preprocessResize.js';
-import type { VoxelArray } from './preprocessTypes.js';
-import { vnetInputFromVolume } from './preprocessVnet.js';
-import { normaliseVolume, sliceToUint8 } from './preprocessVolume.js';
+import { encoderInputFromSlice, percentileBounds, resizeBilinearPillow, resizeNearestPillow, vnetInputFromVolume, normaliseVolume, sliceToUint8 } from './preprocess/index.js';
+import type { VoxelArray } from '../volume/types.js';
 import { SegmentationError, promptsBySlice, toEncoderFrame, type VoxelPrompt } from './prompts.js';
 
 const ENCODER_SIZE = 1024;

@@ -1,5 +1,5 @@
-import { PreprocessError } from './preprocessTypes.js';
-import { powf32 } from './preprocessFloat32Math.js';
+import { PreprocessError } from './types.js';
+import { powf32 } from './float32Math.js';
 
 const f32 = Math.fround;
 

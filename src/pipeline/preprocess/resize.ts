@@ -1,4 +1,4 @@
-import { PreprocessError } from './preprocessTypes.js';
+import { PreprocessError } from './types.js';
 
 /** Pillow's fixed-point precision for 8-bit resampling: 32 bits - 8 (pixel) - 2 (headroom). */
 const PRECISION_BITS = 22;
