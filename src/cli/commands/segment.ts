@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { ExecutionProvider } from '../../graph/runtime.js';
 import { readVolume, writeVolume, formatOfPath } from '../../io/dispatch.js';
 import { fillHolesPerSlice, keepLargestComponents, removeSmallComponents } from '../../metrics/postprocess.js';
+import { ENCODER_PRECISIONS, type EncoderPrecision } from '../../model/segmentAnyBone.js';
 import type { VNetBatchNormMode } from '../../model/vnet.js';
 import type { VoxelPrompt } from '../../pipeline/prompts.js';
 import { loadModel, type BoneSegmenter, type SegmentedVolume } from '../../pipeline/segmenter.js';
@@ -32,6 +33,7 @@ interface SegmentCliOptions {
   series?: string;
   volumeIndex?: number;
   vnetBn: string;
+  precision: string;
   json?: boolean;
   force?: boolean;
 }
@@ -64,17 +66,20 @@ export function register(program: Command): void {
     .option('--series <uid>', 'DICOM: the SeriesInstanceUID to segment when the folder holds several')
     .option('--volume-index <n>', '4-D input: which volume to segment (0-based)', integerOption('--volume-index', 0))
     .option('--vnet-bn <mode>', 'VNet BatchNorm: batchstats (official behaviour) or eval (running stats)', 'batchstats')
+    .option('--precision <float32|int8>', 'image encoder arithmetic: float32 (faithful) or int8 (faster, opt-in; README "Faster: int8")', 'float32')
     .option('--json', 'print a machine-readable JSON summary instead of text (no progress bar)')
     .option('--force', 'batch: segment again even when the output exists')
     .action(async (inputs: string[], opts: SegmentCliOptions) => {
       const axis = parseAxis(opts.axis);
       if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new Error(`--device ${opts.device}: expected cpu or cuda`);
       if (opts.vnetBn !== 'batchstats' && opts.vnetBn !== 'eval') throw new Error(`--vnet-bn ${opts.vnetBn}: expected batchstats or eval`);
+      if (!(ENCODER_PRECISIONS as readonly string[]).includes(opts.precision)) throw new Error(`--precision ${opts.precision}: expected float32 or int8`);
       const batchInputs = expandInputs(inputs);
       const segmenter = loadModel(opts.weights, {
         device: opts.device as ExecutionProvider,
         ...(opts.threads ? { threads: opts.threads } : {}),
         vnetBatchNorm: opts.vnetBn as VNetBatchNormMode,
+        precision: opts.precision as EncoderPrecision,
         onNotice: (m) => process.stderr.write(`sab: ${m}\n`),
       });
       try {
