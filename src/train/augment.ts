@@ -1,4 +1,4 @@
-import { roundHalfEven } from '../pipeline/preprocessTypes.js';
+import { roundHalfEven } from '../pipeline/preprocess/index.js';
 import { normalSampler } from '../metrics/prng.js';
 import { fft2 } from './augment-fft.js';
 

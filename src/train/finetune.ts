@@ -6,7 +6,7 @@ import type { ExecutionProvider, Runtime } from '../graph/runtime.js';
 import { createNodeRuntime } from '../graph/runtimeNode.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { SegmentAnyBone } from '../model/segmentAnyBone.js';
-import { trainTarget256 } from '../pipeline/preprocessTargets.js';
+import { trainTarget256 } from '../pipeline/preprocess/index.js';
 import { locateWeights, WeightsError } from '../weights/locate.js';
 import { DEFAULT_AUGMENT, type AugmentOptions } from './augment.js';
 import { listCases, loadCase, sampleBatch, sampleSliceIndex, TrainingDataError, vnetSample, type LoadedCase } from './data.js';

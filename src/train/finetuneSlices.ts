@@ -1,5 +1,5 @@
 import { attentionMapForSlice } from '../pipeline/attention.js';
-import { trainTarget256 } from '../pipeline/preprocessTargets.js';
+import { trainTarget256 } from '../pipeline/preprocess/index.js';
 import type { SegmentAnyBone } from '../model/segmentAnyBone.js';
 import type { AugmentOptions } from './augment.js';
 import { makeSliceSample, vnetSample, type LoadedCase } from './data.js';

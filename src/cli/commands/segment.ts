@@ -7,6 +7,7 @@ import type { DicomwebClient } from '../../io/dicomweb/client.js';
 import { segAlgorithm } from '../../segment/segAlgorithm.js';
 import { openInputWithProgress } from '../input.js';
 import { pushSeg, pushTarget } from '../seg-output.js';
+import { ENCODER_PRECISIONS, type EncoderPrecision } from '../../model/segmentAnyBone.js';
 import type { VNetBatchNormMode } from '../../model/vnet.js';
 import type { VoxelPrompt } from '../../pipeline/prompts.js';
 import { loadModel, type BoneSegmenter, type SegmentedVolume } from '../../pipeline/segmenter.js';
@@ -36,6 +37,7 @@ interface SegmentCliOptions {
   series?: string;
   volumeIndex?: number;
   vnetBn: string;
+  precision: string;
   json?: boolean;
   force?: boolean;
   allowExternalData?: boolean;
@@ -69,6 +71,7 @@ export function register(program: Command): void {
     .option('--series <uid>', 'DICOM: the SeriesInstanceUID to segment when the folder holds several')
     .option('--volume-index <n>', '4-D input: which volume to segment (0-based)', integerOption('--volume-index', 0))
     .option('--vnet-bn <mode>', 'VNet BatchNorm: batchstats (official behaviour) or eval (running stats)', 'batchstats')
+    .option('--precision <float32|int8>', 'image encoder arithmetic: float32 (faithful) or int8 (faster, opt-in; README "Faster: int8")', 'float32')
     .option('--json', 'print a machine-readable JSON summary instead of text (no progress bar)')
     .option('--force', 'batch: segment again even when the output exists')
     .option(...ALLOW_EXTERNAL_DATA)
@@ -78,6 +81,7 @@ export function register(program: Command): void {
       const axis = parseAxis(opts.axis);
       if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new Error(`--device ${opts.device}: expected cpu or cuda`);
       if (opts.vnetBn !== 'batchstats' && opts.vnetBn !== 'eval') throw new Error(`--vnet-bn ${opts.vnetBn}: expected batchstats or eval`);
+      if (!(ENCODER_PRECISIONS as readonly string[]).includes(opts.precision)) throw new Error(`--precision ${opts.precision}: expected float32 or int8`);
       const expanded = expandInputs(inputs);
       const batchInputs = expanded.batch ? expanded.inputs : undefined;
       if (opts.push && !batchInputs && formatOfPath(opts.output, true) !== 'dicom-seg') throw new Error(`--push stores a DICOM-SEG: give -o a .dcm file (got ${opts.output})`);
@@ -86,6 +90,7 @@ export function register(program: Command): void {
         device: opts.device as ExecutionProvider,
         ...(opts.threads ? { threads: opts.threads } : {}),
         vnetBatchNorm: opts.vnetBn as VNetBatchNormMode,
+        precision: opts.precision as EncoderPrecision,
         onNotice: (m) => process.stderr.write(`sab: ${m}\n`),
       });
       try {

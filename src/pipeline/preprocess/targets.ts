@@ -1,6 +1,6 @@
-import { PreprocessError, VoxelArray, VoxelGrid, checkGrid, roundHalfEven } from './preprocessTypes.js';
-import { resizeNearestPillow } from './preprocessResize.js';
-import { VNET_SIZE } from './preprocessVnet.js';
+import { PreprocessError, VoxelArray, VoxelGrid, checkGrid, roundHalfEven } from './types.js';
+import { resizeNearestPillow } from './resize.js';
+import { VNET_SIZE } from './vnet.js';
 
 const f32 = Math.fround;
 

@@ -1,4 +1,4 @@
-import { PreprocessError } from './preprocessTypes.js';
+import { PreprocessError } from './types.js';
 
 /** Pillow's fixed-point precision for 8-bit resampling: 32 bits - 8 (pixel) - 2 (headroom). */
 const PRECISION_BITS = 22;
@@ -96,10 +96,28 @@ export function resizeBilinearPillow(src: Uint8Array, h: number, w: number, outH
       const s = taps.start[yy]!;
       const k = yy * taps.ksize;
       const n = taps.count[yy]!;
-      for (let xx = 0; xx < outW; xx++) {
-        let acc = half;
-        for (let y = 0; y < n; y++) acc += cur[(s + y) * outW + xx]! * taps.weights[k + y]!;
-        next[yy * outW + xx] = clip8(acc);
+      const out = next.subarray(yy * outW, (yy + 1) * outW);
+      // Row-wise: the taps are constants of the output row, the input rows are read in order.
+      if (n === 2) {
+        const w0 = taps.weights[k]!;
+        const w1 = taps.weights[k + 1]!;
+        const r0 = cur.subarray(s * outW, (s + 1) * outW);
+        const r1 = cur.subarray((s + 1) * outW, (s + 2) * outW);
+        for (let xx = 0; xx < outW; xx++) out[xx] = clip8(half + r0[xx]! * w0 + r1[xx]! * w1);
+      } else if (n === 3) {
+        const w0 = taps.weights[k]!;
+        const w1 = taps.weights[k + 1]!;
+        const w2 = taps.weights[k + 2]!;
+        const r0 = cur.subarray(s * outW, (s + 1) * outW);
+        const r1 = cur.subarray((s + 1) * outW, (s + 2) * outW);
+        const r2 = cur.subarray((s + 2) * outW, (s + 3) * outW);
+        for (let xx = 0; xx < outW; xx++) out[xx] = clip8(half + r0[xx]! * w0 + r1[xx]! * w1 + r2[xx]! * w2);
+      } else {
+        for (let xx = 0; xx < outW; xx++) {
+          let acc = half;
+          for (let y = 0; y < n; y++) acc += cur[(s + y) * outW + xx]! * taps.weights[k + y]!;
+          out[xx] = clip8(acc);
+        }
       }
     }
     cur = next;

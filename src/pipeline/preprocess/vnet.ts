@@ -1,4 +1,4 @@
-import { PreprocessError, VoxelGrid, checkGrid } from './preprocessTypes.js';
+import { PreprocessError, VoxelGrid, checkGrid } from './types.js';
 
 /** Edge length of the VNet input cube. */
 export const VNET_SIZE = 64;

@@ -1,4 +1,4 @@
-import type { VoxelArray } from '../volume/types.js';
+import type { VoxelArray } from '../../volume/types.js';
 
 export type { VoxelArray };
 

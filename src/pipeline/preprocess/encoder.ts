@@ -1,5 +1,5 @@
-import { PreprocessError } from './preprocessTypes.js';
-import { powf32 } from './preprocessFloat32Math.js';
+import { PreprocessError } from './types.js';
+import { powf32 } from './float32Math.js';
 
 const f32 = Math.fround;
 
@@ -61,19 +61,25 @@ function quantileFromHistogram(hist: Uint32Array, copies: number, q: number, toV
   return { q, rank, value };
 }
 
+/** The per-slice statistics of recipe steps 6-8 and the prenorm value of every input byte. */
+export interface EncoderLut {
+  /** prenorm value (clamped, gamma-adjusted, float32) for each byte 0..255. */
+  lut: Float64Array;
+  quantileLow: QuantileDetail;
+  quantileHigh: QuantileDetail;
+  meanAfterClamp: number;
+  gammaApplied: boolean;
+}
+
 /**
- * Recipe steps 6-9 for one slice already resized to the encoder size: ToTensor (/255), clamp to
- * torch.quantile 0.01/0.99 over the 3 identical channels, gamma 0.8 (MONAI AdjustContrast formula, float32)
- * when the mean is below 0.1, then per-channel ImageNet normalisation (float32 subtract, then divide).
+ * Recipe steps 6-8 from the slice's byte histogram: ToTensor (/255), clamp to torch.quantile 0.01/0.99 over
+ * the 3 identical channels, gamma 0.8 (MONAI AdjustContrast formula, float32) when the mean is below 0.1.
  * Every output value is a function of the input byte, so the float32 arithmetic runs once per byte value.
  */
-export function encoderInputFromSlice(image: Uint8Array, height = 1024, width = 1024): EncoderInput {
-  const n = height * width;
-  if (image.length !== n) throw new PreprocessError(`encoderInputFromSlice: image has ${image.length} pixels, expected ${height}x${width}`);
+export function encoderLutFromHistogram(hist: Uint32Array): EncoderLut {
+  let n = 0;
+  for (let v = 0; v < 256; v++) n += hist[v]!;
   if (n === 0) throw new PreprocessError('encoderInputFromSlice: empty image');
-  const hist = new Uint32Array(256);
-  for (let p = 0; p < n; p++) hist[image[p]!]!++;
-
   const toTensor = (byte: number): number => f32(byte / 255);
   const quantileLow = quantileFromHistogram(hist, 3, QUANTILE_P, toTensor);
   const quantileHigh = quantileFromHistogram(hist, 3, 1 - QUANTILE_P, toTensor);
@@ -106,17 +112,60 @@ export function encoderInputFromSlice(image: Uint8Array, height = 1024, width = 
       lut[v] = f32(f32(powf32(t, GAMMA) * range) + min);
     }
   }
+  return { lut, quantileLow, quantileHigh, meanAfterClamp, gammaApplied };
+}
 
+function byteHistogram(image: Uint8Array): Uint32Array {
+  const hist = new Uint32Array(256);
+  for (let p = 0; p < image.length; p++) hist[image[p]!]!++;
+  return hist;
+}
+
+/** The three ImageNet-normalised channel values (recipe step 9, float32 subtract then divide) of each byte. */
+function channelLuts(lut: Float64Array): Float32Array[] {
+  return [0, 1, 2].map((ch) => Float32Array.from(lut, (x) => f32(x - IMAGENET_MEAN[ch]!) / IMAGENET_STD[ch]!));
+}
+
+/**
+ * Recipe steps 6-9 for one slice already resized to the encoder size, with the intermediate values
+ * (`prenorm`, quantiles, mean) that `sab trace` reports. See encoderLutFromHistogram.
+ */
+export function encoderInputFromSlice(image: Uint8Array, height = 1024, width = 1024): EncoderInput {
+  const n = height * width;
+  if (image.length !== n) throw new PreprocessError(`encoderInputFromSlice: image has ${image.length} pixels, expected ${height}x${width}`);
+  const stats = encoderLutFromHistogram(byteHistogram(image));
+  const { lut, ...details } = stats;
   const prenorm = new Float32Array(n);
   for (let p = 0; p < n; p++) prenorm[p] = lut[image[p]!]!;
   const input = new Float32Array(3 * n);
-  const channelLut = new Float32Array(256);
-  for (let ch = 0; ch < 3; ch++) {
-    for (let v = 0; v < 256; v++) channelLut[v] = f32(lut[v]! - IMAGENET_MEAN[ch]!) / IMAGENET_STD[ch]!;
-    const out = input.subarray(ch * n, (ch + 1) * n);
-    for (let p = 0; p < n; p++) out[p] = channelLut[image[p]!]!;
+  writeEncoderChannels(image, channelLuts(lut), input, 0);
+  return { input, prenorm, ...details };
+}
+
+/**
+ * The encoder input of one slice (the `input` of encoderInputFromSlice, bit for bit) written straight into
+ * `out` at element `offset`: one histogram pass and one pass storing the three channels, no intermediates.
+ */
+export function writeEncoderInput(image: Uint8Array, out: Float32Array, offset: number): void {
+  if (image.length === 0) throw new PreprocessError('encoderInputFromSlice: empty image');
+  if (offset < 0 || offset + 3 * image.length > out.length) {
+    throw new PreprocessError(`writeEncoderInput: ${3 * image.length} values at ${offset} do not fit in ${out.length}`);
   }
-  return { input, prenorm, quantileLow, quantileHigh, meanAfterClamp, gammaApplied };
+  writeEncoderChannels(image, channelLuts(encoderLutFromHistogram(byteHistogram(image)).lut), out, offset);
+}
+
+function writeEncoderChannels(image: Uint8Array, luts: Float32Array[], out: Float32Array, offset: number): void {
+  const n = image.length;
+  const [l0, l1, l2] = luts as [Float32Array, Float32Array, Float32Array];
+  const c0 = out.subarray(offset, offset + n);
+  const c1 = out.subarray(offset + n, offset + 2 * n);
+  const c2 = out.subarray(offset + 2 * n, offset + 3 * n);
+  for (let p = 0; p < n; p++) {
+    const v = image[p]!;
+    c0[p] = l0[v]!;
+    c1[p] = l1[v]!;
+    c2[p] = l2[v]!;
+  }
 }
 
 /** Recipe step 9 alone: (3, H, W) ImageNet-normalised encoder input from a (H, W) prenorm channel. */

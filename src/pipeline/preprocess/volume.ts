@@ -1,5 +1,5 @@
-import { PercentileBounds, percentileBounds } from './preprocessPercentile.js';
-import { PreprocessError, VoxelGrid, checkGrid } from './preprocessTypes.js';
+import { PercentileBounds, percentileBounds } from './percentile.js';
+import { PreprocessError, VoxelGrid, checkGrid } from './types.js';
 
 const f32 = Math.fround;
 

@@ -1,4 +1,4 @@
-import { PreprocessError, VoxelArray, isIntegerArray, roundHalfEven } from './preprocessTypes.js';
+import { PreprocessError, VoxelArray, isIntegerArray, roundHalfEven } from './types.js';
 
 /** Percentile clip bounds of the official volume normalisation (recipe step 2). */
 export interface PercentileBounds {
