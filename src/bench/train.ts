@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { loadCheckpoint } from '../checkpoint/load-checkpoint.js';
 import { createNodeRuntime } from '../graph/runtimeNode.js';
-import { createTrainer, type SamBatch, type TrainerOptions } from '../train/trainer.js';
+import { createTrainer, type SamBatch, type TrainerOptions } from '../train/step/index.js';
 
 const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/golden/', import.meta.url));
 
@@ -89,8 +89,8 @@ async function finetuneIterations(runtime: ReturnType<typeof createNodeRuntime>)
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const { writePhantomSet } = await import('../train/phantom.js');
-  const { finetune } = await import('../train/finetune.js');
+  const { writePhantomSet } = await import('../train/data/index.js');
+  const { finetune } = await import('../train/loop/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'sab-bench-finetune-'));
   try {
     const data = join(dir, 'data');

@@ -5,8 +5,8 @@ import { loadCheckpoint } from '../../src/checkpoint/load-checkpoint.js';
 import { readSafetensors } from '../../src/checkpoint/safetensors.js';
 import { createNodeRuntime } from '../../src/graph/runtimeNode.js';
 import { writeVolume } from '../../src/io/dispatch.js';
-import { finetune, FinetuneError, type FinetuneOptions } from '../../src/train/finetune.js';
-import { makePhantom, writePhantomSet } from '../../src/train/phantom.js';
+import { finetune, FinetuneError, type FinetuneOptions } from '../../src/train/loop/finetune.js';
+import { makePhantom, writePhantomSet } from '../../src/train/data/phantom.js';
 import { GOLDEN_DIR, scratch } from '../cli/helpers.js';
 
 // Small phantoms (48x48x16; 3 cases: 2 train, 1 val) and the golden synthetic weights keep this quick on 2 cores.

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/checkpoint/index.js';
 import { createNodeRuntime } from '../../src/graph/index.js';
 import { normaliseForEncoder } from '../../src/pipeline/preprocessEncoder.js';
-import { samLoss, vnetLoss } from '../../src/train/losses.js';
-import { createTrainer, type StepResult, type Trainer } from '../../src/train/trainer.js';
+import { samLoss, vnetLoss } from '../../src/train/step/losses.js';
+import { createTrainer, type StepResult, type Trainer } from '../../src/train/step/trainer.js';
 import { GOLDEN, goldenManifest, loadGoldenF32, relMaxErr } from '../model/golden.js';
 
 /**

@@ -1,6 +1,6 @@
 import { GraphBuilder, type Value } from '../../src/graph/builder.js';
 import { createNodeRuntime } from '../../src/graph/index.js';
-import { deriveBackward } from '../../src/train/autodiff.js';
+import { deriveBackward } from '../../src/train/autodiff/backward.js';
 import { randn, seededRandom } from '../graph/reference.js';
 
 export const runtime = createNodeRuntime({ threads: 1 });

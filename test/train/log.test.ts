@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { DSC_COLOUR, PLOT_COLOURS, PLOT_MARGIN, TrainingLog, TrainingLogError } from '../../src/train/log.js';
+import { DSC_COLOUR, PLOT_COLOURS, PLOT_MARGIN, TrainingLog, TrainingLogError } from '../../src/train/loop/log.js';
 import { scratch } from '../cli/helpers.js';
 
 const dir = scratch('trainlog');

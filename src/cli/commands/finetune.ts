@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { finetune, type FinetuneProgress, type FinetuneStages } from '../../train/finetune.js';
+import { finetune, type FinetuneProgress, type FinetuneStages } from '../../train/loop/index.js';
 
 interface FinetuneCliOptions {
   data: string;

@@ -1,15 +1,15 @@
-import type { StateDict } from '../checkpoint/tensor.js';
-import type { Runtime } from '../graph/runtime.js';
-import { attentionPreRescale, probRescale, sigmoid } from '../pipeline/attention.js';
-import { encoderInputFromSlice } from '../pipeline/preprocessEncoder.js';
-import { percentileBounds } from '../pipeline/preprocessPercentile.js';
-import { resizeBilinearPillow } from '../pipeline/preprocessResize.js';
-import { sliceOf, trainTarget256, vnetTarget64 } from '../pipeline/preprocessTargets.js';
-import type { VoxelGrid } from '../pipeline/preprocessTypes.js';
-import { vnetInputFromVolume } from '../pipeline/preprocessVnet.js';
-import { normaliseVolume, sliceToUint8 } from '../pipeline/preprocessVolume.js';
-import { SegmentationError } from '../pipeline/prompts.js';
-import type { TracedTensor } from '../pipeline/trace.js';
+import type { StateDict } from '../../checkpoint/tensor.js';
+import type { Runtime } from '../../graph/runtime.js';
+import { attentionPreRescale, probRescale, sigmoid } from '../../pipeline/attention.js';
+import { encoderInputFromSlice } from '../../pipeline/preprocessEncoder.js';
+import { percentileBounds } from '../../pipeline/preprocessPercentile.js';
+import { resizeBilinearPillow } from '../../pipeline/preprocessResize.js';
+import { sliceOf, trainTarget256, vnetTarget64 } from '../../pipeline/preprocessTargets.js';
+import type { VoxelGrid } from '../../pipeline/preprocessTypes.js';
+import { vnetInputFromVolume } from '../../pipeline/preprocessVnet.js';
+import { normaliseVolume, sliceToUint8 } from '../../pipeline/preprocessVolume.js';
+import { SegmentationError } from '../../pipeline/prompts.js';
+import type { TracedTensor } from '../../pipeline/trace.js';
 import { createTrainer } from './trainer.js';
 
 /** Golden `training` gradient names -> the parameter each is taken for. */

@@ -1,5 +1,5 @@
-import type { Value } from '../graph/builder.js';
-import { AutodiffError, constInts, sumToShape, type VjpContext, type VjpRule } from './autodiffShapes.js';
+import type { Value } from '../../graph/builder.js';
+import { AutodiffError, constInts, sumToShape, type VjpContext, type VjpRule } from './shapes.js';
 
 /** Backward rules of element-wise ops (broadcasting binary ops sum their gradient back to each input's shape). */
 

@@ -1,4 +1,4 @@
-import type { GraphBuilder, Value } from '../graph/builder.js';
+import type { GraphBuilder, Value } from '../../graph/builder.js';
 
 /** The backward pass cannot be derived (unknown shape, unsupported op or attribute). */
 export class AutodiffError extends Error {
@@ -55,7 +55,7 @@ export interface VjpContext {
  */
 export type VjpRule = (
   ctx: VjpContext,
-  r: import('../graph/builder.js').OpRecord,
+  r: import('../../graph/builder.js').OpRecord,
   dys: readonly (Value | null)[],
   need: readonly boolean[],
 ) => (Value | null)[];

@@ -1,4 +1,4 @@
-import { mulberry32Output } from '../metrics/prng.js';
+import { mulberry32Output } from '../../metrics/prng.js';
 
 /**
  * The fine-tuning run's random source: mulberry32 with its 32-bit state exposed, so a checkpoint can

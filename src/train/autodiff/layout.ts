@@ -1,5 +1,5 @@
-import type { Value } from '../graph/builder.js';
-import { AutodiffError, constInts, normAxis, numelOf, type VjpRule } from './autodiffShapes.js';
+import type { Value } from '../../graph/builder.js';
+import { AutodiffError, constInts, normAxis, numelOf, type VjpRule } from './shapes.js';
 
 /** Backward rules of data-movement and reduction ops: each maps the output gradient back onto the input layout. */
 

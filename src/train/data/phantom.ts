@@ -1,9 +1,9 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../io/atomic.js';
-import { writeVolume } from '../io/dispatch.js';
-import { mulberry32, normalSampler } from '../metrics/prng.js';
-import type { Vec3, Volume } from '../volume/types.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { writeVolume } from '../../io/dispatch.js';
+import { mulberry32, normalSampler } from '../../metrics/prng.js';
+import type { Vec3, Volume } from '../../volume/types.js';
 
 export class PhantomError extends Error {
   override name = 'PhantomError';

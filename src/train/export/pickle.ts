@@ -1,4 +1,4 @@
-import { numel, type DType, type StateDict } from '../checkpoint/tensor.js';
+import { numel, type DType, type StateDict } from '../../checkpoint/tensor.js';
 
 /** torch storage class per dtype (the name torch.save pickles as the storage type). */
 const STORAGE_CLASS: Record<DType, string> = {

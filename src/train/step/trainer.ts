@@ -1,6 +1,6 @@
-import type { StateDict } from '../checkpoint/tensor.js';
-import type { RunTensor, Runtime, Session } from '../graph/runtime.js';
-import { TrainIO, buildSamTrainGraph, buildVNetTrainGraph, trainablePredicate, type TrainGraph, type TrainableSpec } from './trainGraphs.js';
+import type { StateDict } from '../../checkpoint/tensor.js';
+import type { RunTensor, Runtime, Session } from '../../graph/runtime.js';
+import { TrainIO, buildSamTrainGraph, buildVNetTrainGraph, trainablePredicate, type TrainGraph, type TrainableSpec } from './graphs.js';
 
 /**
  * One training step = one run of a training graph: forward, loss and the gradients of every

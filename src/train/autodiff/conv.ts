@@ -1,5 +1,5 @@
-import type { GraphBuilder, OpRecord, Value } from '../graph/builder.js';
-import { AutodiffError, type VjpRule } from './autodiffShapes.js';
+import type { GraphBuilder, OpRecord, Value } from '../../graph/builder.js';
+import { AutodiffError, type VjpRule } from './shapes.js';
 
 /**
  * Backward rules of Conv / ConvTranspose (N-d, grouped) and inference-mode BatchNormalization.

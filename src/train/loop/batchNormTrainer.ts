@@ -1,7 +1,7 @@
-import type { StateDict } from '../checkpoint/tensor.js';
-import type { GraphBuilder, OpRecord } from '../graph/builder.js';
-import type { RunTensor, Runtime, Session } from '../graph/runtime.js';
-import { Trainer, TrainerError, buildStageTrainGraph, type TrainerOptions } from './trainer.js';
+import type { StateDict } from '../../checkpoint/tensor.js';
+import type { GraphBuilder, OpRecord } from '../../graph/builder.js';
+import type { RunTensor, Runtime, Session } from '../../graph/runtime.js';
+import { Trainer, TrainerError, buildStageTrainGraph, type TrainerOptions } from '../step/index.js';
 
 /**
  * A Trainer whose graph also outputs every train-mode BatchNorm's batch mean and variance, so the

@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
-import { writeSafetensors } from '../checkpoint/safetensors.js';
-import { DTYPE_BYTES, numel, type StateDict, type Tensor } from '../checkpoint/tensor.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { pickleStateDict } from './export-pickle.js';
-import { writeTorchZip, type ZipRecord } from './export-zip.js';
+import { writeSafetensors } from '../../checkpoint/safetensors.js';
+import { DTYPE_BYTES, numel, type StateDict, type Tensor } from '../../checkpoint/tensor.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { pickleStateDict } from './pickle.js';
+import { writeTorchZip, type ZipRecord } from './zip.js';
 
 export class CheckpointExportError extends Error {
   override name = 'CheckpointExportError';

@@ -1,14 +1,14 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readVolume } from '../io/dispatch.js';
-import { parseCsv } from '../metrics/csv.js';
-import { encoderInputFromSlice } from '../pipeline/preprocessEncoder.js';
-import { percentileBounds } from '../pipeline/preprocessPercentile.js';
-import { resizeBilinearPillow } from '../pipeline/preprocessResize.js';
-import { sliceOf, trainTarget256, vnetTarget64 } from '../pipeline/preprocessTargets.js';
-import { vnetInputFromVolume } from '../pipeline/preprocessVnet.js';
-import { normaliseVolume, sliceToUint8 } from '../pipeline/preprocessVolume.js';
-import { axesWithSliceLast, permuteVoxels, type Axis } from '../volume/permute.js';
+import { readVolume } from '../../io/dispatch.js';
+import { parseCsv } from '../../metrics/csv.js';
+import { encoderInputFromSlice } from '../../pipeline/preprocessEncoder.js';
+import { percentileBounds } from '../../pipeline/preprocessPercentile.js';
+import { resizeBilinearPillow } from '../../pipeline/preprocessResize.js';
+import { sliceOf, trainTarget256, vnetTarget64 } from '../../pipeline/preprocessTargets.js';
+import { vnetInputFromVolume } from '../../pipeline/preprocessVnet.js';
+import { normaliseVolume, sliceToUint8 } from '../../pipeline/preprocessVolume.js';
+import { axesWithSliceLast, permuteVoxels, type Axis } from '../../volume/permute.js';
 import { augmentSlice, type AugmentOptions, type Slice2D } from './augment.js';
 import { sampleHybridPrompts, type HybridPromptOptions, type SampledPrompts } from './prompts.js';
 

@@ -1,6 +1,6 @@
-import { roundHalfEven } from '../pipeline/preprocessTypes.js';
-import { normalSampler } from '../metrics/prng.js';
-import { fft2 } from './augment-fft.js';
+import { roundHalfEven } from '../../pipeline/preprocessTypes.js';
+import { normalSampler } from '../../metrics/prng.js';
+import { fft2 } from './fft.js';
 
 /**
  * Training augmentations on one 2-D slice: a float32 image with intensities in [0, 1] (the uint8

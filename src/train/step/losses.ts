@@ -1,4 +1,4 @@
-import type { GraphBuilder, Value } from '../graph/builder.js';
+import type { GraphBuilder, Value } from '../../graph/builder.js';
 
 /**
  * The paper's training losses, exactly as the golden manifest's `training` section defines them,

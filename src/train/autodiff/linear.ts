@@ -1,5 +1,5 @@
-import type { Value } from '../graph/builder.js';
-import { AutodiffError, normAxis, numelOf, sumToShape, type VjpRule } from './autodiffShapes.js';
+import type { Value } from '../../graph/builder.js';
+import { AutodiffError, normAxis, numelOf, sumToShape, type VjpRule } from './shapes.js';
 
 /** Backward rules of MatMul, LayerNormalization, Softmax and LogSoftmax. */
 

@@ -1,9 +1,8 @@
-import { attentionMapForSlice } from '../pipeline/attention.js';
-import { trainTarget256 } from '../pipeline/preprocessTargets.js';
-import type { SegmentAnyBone } from '../model/segmentAnyBone.js';
-import type { AugmentOptions } from './augment.js';
-import { makeSliceSample, vnetSample, type LoadedCase } from './data.js';
-import { ResumableRandom, derivedSeed } from './finetuneRng.js';
+import { attentionMapForSlice } from '../../pipeline/attention.js';
+import { trainTarget256 } from '../../pipeline/preprocessTargets.js';
+import type { SegmentAnyBone } from '../../model/segmentAnyBone.js';
+import { makeSliceSample, vnetSample, type AugmentOptions, type LoadedCase } from '../data/index.js';
+import { ResumableRandom, derivedSeed } from './rng.js';
 
 /**
  * Stage 2 runs with the encoder frozen, so a slice's image embedding (eval-mode encoder, as at

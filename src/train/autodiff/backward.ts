@@ -1,8 +1,8 @@
-import type { GraphBuilder, OpRecord, Value } from '../graph/builder.js';
-import { VJP_RULES, type VjpContext } from './autodiffRules.js';
-import { AutodiffError, staticShape } from './autodiffShapes.js';
+import type { GraphBuilder, OpRecord, Value } from '../../graph/builder.js';
+import { VJP_RULES, type VjpContext } from './rules.js';
+import { AutodiffError, staticShape } from './shapes.js';
 
-export { AutodiffError } from './autodiffShapes.js';
+export { AutodiffError } from './shapes.js';
 
 export interface BackwardResult {
   /** Gradient value of each `wrt` name the loss depends on (same shape as the parameter). */

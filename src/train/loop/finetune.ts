@@ -1,25 +1,25 @@
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { loadCheckpoint } from '../checkpoint/load-checkpoint.js';
-import type { StateDict } from '../checkpoint/tensor.js';
-import type { ExecutionProvider, Runtime } from '../graph/runtime.js';
-import { createNodeRuntime } from '../graph/runtimeNode.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { SegmentAnyBone } from '../model/segmentAnyBone.js';
-import { trainTarget256 } from '../pipeline/preprocessTargets.js';
-import { locateWeights, WeightsError } from '../weights/locate.js';
-import { DEFAULT_AUGMENT, type AugmentOptions } from './augment.js';
-import { listCases, loadCase, sampleBatch, sampleSliceIndex, TrainingDataError, vnetSample, type LoadedCase } from './data.js';
-import { ResumableRandom } from './finetuneRng.js';
-import { SliceEmbeddingCache, STAGE2_AUGMENT, validateFromCache, validateSam2d, validateVNet } from './finetuneSlices.js';
+import { loadCheckpoint } from '../../checkpoint/load-checkpoint.js';
+import type { StateDict } from '../../checkpoint/tensor.js';
+import type { ExecutionProvider, Runtime } from '../../graph/runtime.js';
+import { createNodeRuntime } from '../../graph/runtimeNode.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { SegmentAnyBone } from '../../model/segmentAnyBone.js';
+import { trainTarget256 } from '../../pipeline/preprocessTargets.js';
+import { locateWeights, WeightsError } from '../../weights/locate.js';
+import {
+  DEFAULT_AUGMENT, isPromptedIteration, listCases, loadCase, sampleBatch, sampleSliceIndex, samplePromptedTarget, TrainingDataError, vnetSample,
+  type AugmentOptions, type LoadedCase, type PromptTokens,
+} from '../data/index.js';
+import { ResumableRandom } from './rng.js';
+import { SliceEmbeddingCache, STAGE2_AUGMENT, validateFromCache, validateSam2d, validateVNet } from './slices.js';
 import {
   assembleWeights, findCheckpoint, optimizerPath, readCheckpointWeights, readState, writeCheckpoint, writeWeights, type FinetuneState,
-} from './finetuneState.js';
-import { openFinetuneTrainer, runningStatsOf, updateRunningStats, type FinetuneTrainer, type RunningStats } from './finetuneTrainer.js';
+} from './state.js';
+import { openFinetuneTrainer, runningStatsOf, updateRunningStats, type FinetuneTrainer, type RunningStats } from './batchNormTrainer.js';
 import { TrainingLog } from './log.js';
-import { AdamW, learningRate } from './optim.js';
-import { isPromptedIteration, samplePromptedTarget, type PromptTokens } from './prompts.js';
-import type { SamBatch, StepResult } from './trainer.js';
+import { AdamW, learningRate, type SamBatch, type StepResult } from '../step/index.js';
 
 /**
  * `sab finetune`: the paper's two-stage fine-tuning (4.2.3).

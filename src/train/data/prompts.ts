@@ -1,6 +1,6 @@
-import { connectedComponents26 } from '../metrics/components.js';
-import { toEncoderFrame } from '../pipeline/prompts.js';
-import { PromptLabel, packPromptTokens } from '../model/promptEncoder.js';
+import { connectedComponents26 } from '../../metrics/components.js';
+import { toEncoderFrame } from '../../pipeline/prompts.js';
+import { PromptLabel, packPromptTokens } from '../../model/promptEncoder.js';
 
 export class PromptSamplingError extends Error {
   override name = 'PromptSamplingError';

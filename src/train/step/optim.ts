@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors.js';
-import type { StateDict } from '../checkpoint/tensor.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { readSafetensors, writeSafetensors } from '../../checkpoint/safetensors.js';
+import type { StateDict } from '../../checkpoint/tensor.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 
 const f32 = Math.fround;
 

@@ -1,11 +1,11 @@
 import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCheckpoint } from '../checkpoint/load-checkpoint.js';
-import type { StateDict } from '../checkpoint/tensor.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { withTrainedParams, writeSafetensorsCheckpoint, writeTorchCheckpoint } from './export.js';
-import type { RunningStats } from './finetuneTrainer.js';
-import type { AdamW } from './optim.js';
+import { loadCheckpoint } from '../../checkpoint/load-checkpoint.js';
+import type { StateDict } from '../../checkpoint/tensor.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { withTrainedParams, writeSafetensorsCheckpoint, writeTorchCheckpoint } from '../export/index.js';
+import type { RunningStats } from './batchNormTrainer.js';
+import type { AdamW } from '../step/index.js';
 
 /**
  * Resumable fine-tuning checkpoints: `<out>/checkpoint/` holds the weights in the official format

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
-import { writeFileAtomic } from '../io/atomic.js';
-import { parseCsv } from '../metrics/csv.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { parseCsv } from '../../metrics/csv.js';
 
 export class TrainingLogError extends Error {
   override name = 'TrainingLogError';

@@ -1,11 +1,11 @@
-import type { StateDict } from '../checkpoint/tensor.js';
-import { GraphBuilder, type Value } from '../graph/builder.js';
-import { attentionFusion } from '../model/fusion.js';
-import { maskDecoder } from '../model/maskDecoder.js';
-import { EMBED_DIM, EMBED_GRID, denseImagePeTokens, noMaskEmbedding, sparsePromptEmbeddings } from '../model/promptEncoder.js';
-import { MOBILE_SAM_TINYVIT, tinyVitEncoder } from '../model/tinyvit.js';
-import { VNET_GRID, vnet } from '../model/vnet.js';
-import { deriveBackward } from './autodiff.js';
+import type { StateDict } from '../../checkpoint/tensor.js';
+import { GraphBuilder, type Value } from '../../graph/builder.js';
+import { attentionFusion } from '../../model/fusion.js';
+import { maskDecoder } from '../../model/maskDecoder.js';
+import { EMBED_DIM, EMBED_GRID, denseImagePeTokens, noMaskEmbedding, sparsePromptEmbeddings } from '../../model/promptEncoder.js';
+import { MOBILE_SAM_TINYVIT, tinyVitEncoder } from '../../model/tinyvit.js';
+import { VNET_GRID, vnet } from '../../model/vnet.js';
+import { deriveBackward } from '../autodiff/index.js';
 import { samLossGraph, vnetLossGraph } from './losses.js';
 
 /**
