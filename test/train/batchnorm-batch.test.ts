@@ -47,7 +47,7 @@ describe('fusion BatchNorm gradient is right at batch 1 and batch 2 (the PyTorch
     return t;
   };
   const check = async (t: Trainer, feeds: SamBatch, step: StepResult) => {
-    const lossOf = { params: t.params, setParam: (k: string, v: Float32Array) => t.setParam(k, v), loss: async () => (await t.step(feeds)).loss };
+    const lossOf = { params: t.params, setParam: (k: string, v: Float32Array) => t.setParam(k, v), loss: async () => (await t.forward(feeds)).loss };
     // Along the gradient, and along the gradient restricted to a fixed pseudo-random half of the weights
     // (a random sign pattern is nearly orthogonal to the gradient: its derivative drowns in float32 noise).
     const grad = step.grads.get(CONV0)!;

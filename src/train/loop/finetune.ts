@@ -13,10 +13,11 @@ import {
   type AugmentOptions, type LoadedCase, type PromptTokens,
 } from '../data/index.js';
 import { ResumableRandom } from './rng.js';
-import { SliceEmbeddingCache, STAGE2_AUGMENT, validateFromCache, validateSam2d, validateVNet } from './slices.js';
+import { locationsOf, SliceEmbeddingCache, STAGE2_AUGMENT, validateFromCache, validateSam2d, validateVNet, type ValidationScore } from './slices.js';
 import {
-  assembleWeights, findCheckpoint, optimizerPath, readCheckpointWeights, readState, writeCheckpoint, writeWeights, type FinetuneState,
+  assembleWeights, BestCheckpoint, findCheckpoint, optimizerPath, readCheckpointWeights, readState, writeCheckpoint, writeWeights, type BestRecord, type FinetuneState,
 } from './state.js';
+import { evaluateValidation, type ValidationReport } from './evaluate.js';
 import { openFinetuneTrainer, runningStatsOf, updateRunningStats, type FinetuneTrainer, type RunningStats } from './batchNormTrainer.js';
 import { TrainingLog } from './log.js';
 import { AdamW, learningRate, type SamBatch, type StepResult } from '../step/index.js';
@@ -67,6 +68,8 @@ export interface FinetuneOptions {
   onNotice?: (message: string) => void;
   /** Use this runtime instead of creating one from device/threads. */
   runtime?: Runtime;
+  /** After the last stage, segment each validation volume whole and write the evaluate-style table (default true). */
+  evaluate?: boolean;
 }
 
 export interface FinetuneProgress {
@@ -77,12 +80,21 @@ export interface FinetuneProgress {
   valDsc?: number;
 }
 
+export interface ValidationPoint {
+  iteration: number;
+  /** DSC pooled over all validation cases, and per location (cases CSV). */
+  dsc: number;
+  byLocation: Record<string, number>;
+}
+
 export interface StageSummary {
   stage: 1 | 2;
   iterations: number;
   /** Validation DSC by iteration (SAM part; stage 1 also has vnetValDsc). */
-  valDsc: { iteration: number; dsc: number }[];
-  vnetValDsc?: { iteration: number; dsc: number }[];
+  valDsc: ValidationPoint[];
+  vnetValDsc?: ValidationPoint[];
+  /** The best checkpoint kept by validation DSC (SAM part), when there are validation cases. */
+  best?: BestRecord;
   losses: number[];
   /** Iterations run with prompts (stage 2 hybrid prompting). */
   prompted: number;
@@ -94,6 +106,8 @@ export interface FinetuneResult {
   /** True when stopAfter or the signal ended the run early (a checkpoint was written). */
   stopped: boolean;
   files: string[];
+  /** Whole-volume metrics of the final weights on the validation split (unless evaluate is false). */
+  evaluation?: ValidationReport;
 }
 
 const STAGE1_TRAINABLE = (k: string) => k.includes('Adapter.') && (k.startsWith('image_encoder.') || k.startsWith('mask_decoder.'));
@@ -200,8 +214,18 @@ const current = (m: ModelState): StateDict => assembleWeights(m.base, m.params, 
 const SAM_LOSSES = ['loss_dice', 'loss_ce', 'loss_total'];
 const VNET_LOSSES = ['loss_bce', 'loss_tversky', 'loss_total'];
 
-function openLog(path: string, names: string[], resumeAt: number | undefined): TrainingLog {
-  return resumeAt !== undefined && resumeAt > 0 && existsSync(path) ? TrainingLog.resume(path, resumeAt + 1) : TrainingLog.create(path, names);
+function openLog(path: string, names: string[], locations: string[], resumeAt: number | undefined): TrainingLog {
+  return resumeAt !== undefined && resumeAt > 0 && existsSync(path) ? TrainingLog.resume(path, resumeAt + 1, locations) : TrainingLog.create(path, names, locations);
+}
+
+const point = (iteration: number, v: ValidationScore): ValidationPoint => ({ iteration, dsc: v.dsc, byLocation: v.byLocation });
+const valColumns = (v: ValidationScore | undefined) => (v ? { valDsc: v.dsc, valByLocation: v.byLocation } : {});
+const plotPath = (csv: string) => csv.replace(/\.csv$/, '.png');
+const STAGE_TITLES = { 1: 'Stage 1: encoder + decoder adapters (automatic mode)', 2: 'Stage 2: attention fusion + mask decoder (hybrid prompting)' } as const;
+
+async function writePlot(log: TrainingLog, csv: string, title: string, best: BestCheckpoint | undefined): Promise<void> {
+  const b = best?.record;
+  await log.writePlot(plotPath(csv), { title, ...(b ? { best: { iteration: b.iteration, dsc: b.valDsc } } : {}) });
 }
 
 /** Shared run context. */
@@ -218,6 +242,8 @@ interface Run {
   vnetFile: string | undefined;
   /** Iterations done by this call (for stopAfter). */
   done: number;
+  /** The best record of the resumed stage, from its state.json. */
+  resumedBest?: BestRecord;
   files: Set<string>;
 }
 
@@ -231,10 +257,10 @@ function shouldStop(r: Run): boolean {
   return (r.o.stopAfter !== undefined && r.done >= r.o.stopAfter) || (r.o.signal?.aborted ?? false);
 }
 
-function stateOf(r: Run, stage: 1 | 2, iteration: number, total: number, done = false): FinetuneState {
+function stateOf(r: Run, stage: 1 | 2, iteration: number, total: number, done = false, best?: BestRecord): FinetuneState {
   return {
     format: 'sab-finetune-state', version: 1, stages: r.s.stages, stage, iteration, totalIterations: total, done,
-    rng: r.rng.state, seed: r.s.seed, batch: r.s.batch, lr: r.s.lr, warmup: r.s.warmup,
+    rng: r.rng.state, seed: r.s.seed, batch: r.s.batch, lr: r.s.lr, warmup: r.s.warmup, ...(best ? { best } : {}),
   };
 }
 
@@ -248,6 +274,8 @@ function vnetWeights(r: Run): StateDict | { file: string } {
 
 /** Stage 1: SAM adapters (automatic, no attention) and the VNet, one step each per iteration. */
 async function stage1(r: Run, start: number, resumeDir: string | undefined): Promise<{ summary: StageSummary; stopped: boolean }> {
+  const locations = locationsOf(r.val);
+  const best = new BestCheckpoint(r.o.outDir, 1, start > 0 && r.resumedBest?.stage === 1 ? r.resumedBest : undefined);
   const { total, perEpoch } = stageIterations(r);
   const b = r.s.batch;
   const samFt = await openFinetuneTrainer(r.runtime, { stage: 'sam', weights: r.sam, trainable: STAGE1_TRAINABLE, batch: b, samInput: 'image', attention: false, mode: 'auto' });
@@ -257,9 +285,9 @@ async function stage1(r: Run, start: number, resumeDir: string | undefined): Pro
   const vnet = modelState(r.vnet, vnetFt, r.s.lr, resumeOpt ? optimizerPath(resumeDir, 'vnet') : undefined);
   const samLogPath = join(r.o.outDir, 'log_stage1_sam.csv');
   const vnetLogPath = join(r.o.outDir, 'log_stage1_vnet.csv');
-  const samLog = openLog(samLogPath, SAM_LOSSES, start);
-  const vnetLog = openLog(vnetLogPath, VNET_LOSSES, start);
-  for (const p of [samLogPath, vnetLogPath]) r.files.add(p).add(p.replace(/\.csv$/, '.png'));
+  const samLog = openLog(samLogPath, SAM_LOSSES, locations, start);
+  const vnetLog = openLog(vnetLogPath, VNET_LOSSES, locations, start);
+  for (const p of [samLogPath, vnetLogPath]) r.files.add(p).add(plotPath(p));
   const summary: StageSummary = { stage: 1, iterations: total, valDsc: [], vnetValDsc: [], losses: [], prompted: 0 };
   const validate = async (iteration: number) => {
     if (r.val.length === 0) return undefined;
@@ -267,25 +295,27 @@ async function stage1(r: Run, start: number, resumeDir: string | undefined): Pro
     try {
       const dsc = await validateSam2d(model, r.val, r.s.valSlices);
       const vdsc = await validateVNet(model, r.val);
-      summary.valDsc.push({ iteration, dsc });
-      summary.vnetValDsc!.push({ iteration, dsc: vdsc });
+      summary.valDsc.push(point(iteration, dsc));
+      summary.vnetValDsc!.push(point(iteration, vdsc));
+      // Best by the SAM part's DSC (the model a user segments with); both files are kept with it.
+      best.offer(iteration, dsc, () => ({ sam: current(sam), vnet: current(vnet) }));
       return { dsc, vdsc };
     } finally {
       await model.release();
     }
   };
-  const checkpoint = (iteration: number) => {
-    writeCheckpoint(r.o.outDir, { sam: current(sam), vnet: current(vnet), optimizers: { sam: sam.optimizer, vnet: vnet.optimizer }, state: stateOf(r, 1, iteration, total) });
-    samLog.writePlot(samLogPath.replace(/\.csv$/, '.png'));
-    vnetLog.writePlot(vnetLogPath.replace(/\.csv$/, '.png'));
+  const checkpoint = async (iteration: number) => {
+    writeCheckpoint(r.o.outDir, { sam: current(sam), vnet: current(vnet), optimizers: { sam: sam.optimizer, vnet: vnet.optimizer }, state: stateOf(r, 1, iteration, total, false, best.record) });
+    await writePlot(samLog, samLogPath, `${STAGE_TITLES[1]}: SAM`, best);
+    await writePlot(vnetLog, vnetLogPath, 'Stage 1: VNet depth attention (BCE + Tversky)', undefined);
   };
   let stopped = false;
   try {
     if (start === 0) {
       const v = await validate(0);
       if (v) {
-        samLog.append({ iteration: 0, lr: 0, losses: {}, valDsc: v.dsc });
-        vnetLog.append({ iteration: 0, lr: 0, losses: {}, valDsc: v.vdsc });
+        samLog.append({ iteration: 0, lr: 0, losses: {}, ...valColumns(v.dsc) });
+        vnetLog.append({ iteration: 0, lr: 0, losses: {}, ...valColumns(v.vdsc) });
       }
     }
     for (let i = start; i < total; i++) {
@@ -312,12 +342,12 @@ async function stage1(r: Run, start: number, resumeDir: string | undefined): Pro
       const it = i + 1;
       const validateNow = it === total || it % (r.s.valEvery ?? perEpoch) === 0;
       const v = validateNow ? await validate(it) : undefined;
-      samLog.append({ iteration: it, lr, losses: { loss_dice: samStep.terms['dice']!, loss_ce: samStep.terms['ce']!, loss_total: samStep.loss }, ...(v ? { valDsc: v.dsc } : {}) });
-      vnetLog.append({ iteration: it, lr, losses: { loss_bce: vnetStep.terms['bce']!, loss_tversky: vnetStep.terms['tversky']!, loss_total: vnetStep.loss }, ...(v ? { valDsc: v.vdsc } : {}) });
+      samLog.append({ iteration: it, lr, losses: { loss_dice: samStep.terms['dice']!, loss_ce: samStep.terms['ce']!, loss_total: samStep.loss }, ...valColumns(v?.dsc) });
+      vnetLog.append({ iteration: it, lr, losses: { loss_bce: vnetStep.terms['bce']!, loss_tversky: vnetStep.terms['tversky']!, loss_total: vnetStep.loss }, ...valColumns(v?.vdsc) });
       summary.losses.push(samStep.loss);
-      r.o.onProgress?.({ stage: 1, iteration: it, total, loss: samStep.loss, ...(v ? { valDsc: v.dsc } : {}) });
+      r.o.onProgress?.({ stage: 1, iteration: it, total, loss: samStep.loss, ...(v ? { valDsc: v.dsc.dsc } : {}) });
       stopped = it < total && shouldStop(r);
-      if (it === total || stopped || it % (r.s.checkpointEvery ?? perEpoch) === 0) checkpoint(it);
+      if (it === total || stopped || it % (r.s.checkpointEvery ?? perEpoch) === 0) await checkpoint(it);
       if (stopped) break;
     }
   } finally {
@@ -326,6 +356,7 @@ async function stage1(r: Run, start: number, resumeDir: string | undefined): Pro
   }
   r.sam = current(sam);
   r.vnet = current(vnet);
+  if (best.record) (summary.best = best.record), r.files.add(best.dir);
   // Every stage-1 checkpoint wrote the VNet as trained so far; the latest one is its file from now on.
   r.vnetFile = join(r.o.outDir, 'checkpoint', 'atten.pth');
   return { summary, stopped };
@@ -347,6 +378,8 @@ const NO_PROMPT: PromptTokens = { coords: new Float32Array(2), labels: Float32Ar
 
 /** Stage 2: fusion + decoder from cached embeddings/attention maps with hybrid prompting. */
 async function stage2(r: Run, start: number, resumeDir: string | undefined): Promise<{ summary: StageSummary; stopped: boolean }> {
+  const locations = locationsOf(r.val);
+  const best = new BestCheckpoint(r.o.outDir, 2, start > 0 && r.resumedBest?.stage === 2 ? r.resumedBest : undefined);
   const { total, perEpoch } = stageIterations(r);
   const b = r.s.batch;
   const frozen = new SegmentAnyBone(r.runtime, r.sam, r.vnet, { vnetBatchNorm: 'batchstats' });
@@ -354,8 +387,8 @@ async function stage2(r: Run, start: number, resumeDir: string | undefined): Pro
   const valCache = new SliceEmbeddingCache(frozen, r.val, { seed: r.s.seed });
   const trainers = new Map<number, FinetuneTrainer>();
   const logPath = join(r.o.outDir, 'log_stage2.csv');
-  r.files.add(logPath).add(logPath.replace(/\.csv$/, '.png'));
-  const log = openLog(logPath, SAM_LOSSES, start);
+  r.files.add(logPath).add(plotPath(logPath));
+  const log = openLog(logPath, SAM_LOSSES, locations, start);
   const summary: StageSummary = { stage: 2, iterations: total, valDsc: [], losses: [], prompted: 0 };
   let state: ModelState | undefined;
   // One graph per prompt-token count (0 = automatic); all share one parameter store.
@@ -387,15 +420,16 @@ async function stage2(r: Run, start: number, resumeDir: string | undefined): Pro
     const model = new SegmentAnyBone(r.runtime, current(state!), undefined);
     try {
       const dsc = await validateFromCache(model, valCache, r.s.valSlices);
-      summary.valDsc.push({ iteration, dsc });
+      summary.valDsc.push(point(iteration, dsc));
+      best.offer(iteration, dsc, () => ({ sam: current(state!), vnet: vnetWeights(r) }));
       return dsc;
     } finally {
       await model.release();
     }
   };
-  const checkpoint = (iteration: number) => {
-    writeCheckpoint(r.o.outDir, { sam: current(state!), vnet: vnetWeights(r), optimizers: { sam: state!.optimizer }, state: stateOf(r, 2, iteration, total) });
-    log.writePlot(logPath.replace(/\.csv$/, '.png'));
+  const checkpoint = async (iteration: number) => {
+    writeCheckpoint(r.o.outDir, { sam: current(state!), vnet: vnetWeights(r), optimizers: { sam: state!.optimizer }, state: stateOf(r, 2, iteration, total, false, best.record) });
+    await writePlot(log, logPath, STAGE_TITLES[2], best);
   };
   let stopped = false;
   try {
@@ -405,7 +439,7 @@ async function stage2(r: Run, start: number, resumeDir: string | undefined): Pro
     await frozen.releaseDepthAttention();
     if (start === 0) {
       const dsc = await validate(0);
-      if (dsc !== undefined) log.append({ iteration: 0, lr: 0, losses: {}, valDsc: dsc });
+      if (dsc !== undefined) log.append({ iteration: 0, lr: 0, losses: {}, ...valColumns(dsc) });
     }
     for (let i = start; i < total; i++) {
       const lr = learningRate(i, { baseLr: r.s.lr, warmup: r.s.warmup, maxIterations: total });
@@ -446,11 +480,11 @@ async function stage2(r: Run, start: number, resumeDir: string | undefined): Pro
       const it = i + 1;
       const validateNow = it === total || it % (r.s.valEvery ?? perEpoch) === 0;
       const dsc = validateNow ? await validate(it) : undefined;
-      log.append({ iteration: it, lr, losses: { loss_dice: step.terms['dice']!, loss_ce: step.terms['ce']!, loss_total: step.loss }, ...(dsc !== undefined ? { valDsc: dsc } : {}) });
+      log.append({ iteration: it, lr, losses: { loss_dice: step.terms['dice']!, loss_ce: step.terms['ce']!, loss_total: step.loss }, ...valColumns(dsc) });
       summary.losses.push(step.loss);
-      r.o.onProgress?.({ stage: 2, iteration: it, total, loss: step.loss, ...(dsc !== undefined ? { valDsc: dsc } : {}) });
+      r.o.onProgress?.({ stage: 2, iteration: it, total, loss: step.loss, ...(dsc !== undefined ? { valDsc: dsc.dsc } : {}) });
       stopped = it < total && shouldStop(r);
-      if (it === total || stopped || it % (r.s.checkpointEvery ?? perEpoch) === 0) checkpoint(it);
+      if (it === total || stopped || it % (r.s.checkpointEvery ?? perEpoch) === 0) await checkpoint(it);
       if (stopped) break;
     }
   } finally {
@@ -458,6 +492,7 @@ async function stage2(r: Run, start: number, resumeDir: string | undefined): Pro
     await frozen.release();
   }
   r.sam = current(state!);
+  if (best.record) (summary.best = best.record), r.files.add(best.dir);
   return { summary, stopped };
 }
 
@@ -479,6 +514,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   if (saved) rng.state = saved.rng;
   if (val.length === 0) o.onNotice?.('no validation cases (split val): validation DSC is not computed');
   const r: Run = { o, s, runtime, train, val, rng, sam: weights.sam, vnet: weights.vnet, vnetFile: weights.vnetFile, done: 0, files: new Set() };
+  if (saved?.best) r.resumedBest = saved.best;
   const stages: StageSummary[] = [];
   const plan: (1 | 2)[] = s.stages === 'both' ? [1, 2] : [Number(s.stages) as 1 | 2];
   let stopped = false;
@@ -505,5 +541,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     for (const f of ['bone_sam.pth', 'atten.pth', 'bone_sam.safetensors', 'atten.safetensors']) r.files.add(join(o.outDir, f));
   }
   r.files.add(join(o.outDir, 'checkpoint'));
-  return { outDir: o.outDir, stages, stopped, files: [...r.files] };
+  let evaluation: ValidationReport | undefined;
+  if (!stopped && val.length > 0 && (o.evaluate ?? true)) {
+    o.onNotice?.(`evaluating the final weights on ${val.length} validation volume(s)`);
+    evaluation = await evaluateValidation(runtime, r.sam, r.vnet, val, o.outDir);
+    for (const f of evaluation.files) r.files.add(f);
+  }
+  return { outDir: o.outDir, stages, stopped, files: [...r.files], ...(evaluation ? { evaluation } : {}) };
 }

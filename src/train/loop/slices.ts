@@ -125,40 +125,72 @@ export class DiceAccumulator {
   }
 }
 
+/** Validation DSC pooled over every validation voxel, and per body location (the cases CSV's `location`). */
+export interface ValidationScore {
+  dsc: number;
+  byLocation: Record<string, number>;
+}
+
+/** Location label of a case without one in the cases CSV. */
+export const NO_LOCATION = 'unspecified';
+
+/** One Dice accumulator for everything and one per location. */
+class LocationDice {
+  private readonly all = new DiceAccumulator();
+  private readonly byLocation = new Map<string, DiceAccumulator>();
+
+  add(c: LoadedCase, logits: Float32Array, target: ArrayLike<number>, channel: number): void {
+    const loc = c.entry.location ?? NO_LOCATION;
+    let acc = this.byLocation.get(loc);
+    if (!acc) this.byLocation.set(loc, (acc = new DiceAccumulator()));
+    acc.addLogits(logits, target, channel);
+    this.all.addLogits(logits, target, channel);
+  }
+
+  get score(): ValidationScore {
+    const byLocation: Record<string, number> = {};
+    for (const loc of [...this.byLocation.keys()].sort()) byLocation[loc] = this.byLocation.get(loc)!.dsc;
+    return { dsc: this.all.dsc, byLocation };
+  }
+}
+
+/** Locations of the validation cases, sorted (the per-location columns of the log). */
+export const locationsOf = (cases: readonly LoadedCase[]): string[] => [...new Set(cases.map((c) => c.entry.location ?? NO_LOCATION))].sort();
+
 /** Stage-2 validation: automatic mode with attention over cached embeddings, DSC at 256x256 against the full mask. */
-export async function validateFromCache(model: SegmentAnyBone, cache: SliceEmbeddingCache, slicesPerCase: number): Promise<number> {
-  const acc = new DiceAccumulator();
+export async function validateFromCache(model: SegmentAnyBone, cache: SliceEmbeddingCache, slicesPerCase: number): Promise<ValidationScore> {
+  const acc = new LocationDice();
   for (let ci = 0; ci < cache.cases.length; ci++) {
     for (const k of validationSlices(cache.cases[ci]!, slicesPerCase)) {
       const [s] = await cache.get([{ caseIndex: ci, k }]);
       const out = await model.decode(s!.embedding, s!.attention);
-      acc.addLogits(out.lowResLogits, trainTarget256(s!.mask, s!.rows, s!.cols), 1);
+      acc.add(cache.cases[ci]!, out.lowResLogits, trainTarget256(s!.mask, s!.rows, s!.cols), 1);
     }
   }
-  return acc.dsc;
+  return acc.score;
 }
 
 /** Stage-1 validation of the SAM part: eval-mode encoder + automatic decoder without attention (the branch stage 1 trains). */
-export async function validateSam2d(model: SegmentAnyBone, cases: readonly LoadedCase[], slicesPerCase: number): Promise<number> {
-  const acc = new DiceAccumulator();
+export async function validateSam2d(model: SegmentAnyBone, cases: readonly LoadedCase[], slicesPerCase: number): Promise<ValidationScore> {
+  const acc = new LocationDice();
   const noRandom = () => 0.5;
   for (const c of cases) {
     for (const k of validationSlices(c, slicesPerCase)) {
       const s = makeSliceSample(c, k, noRandom);
       const emb = await model.encode(s.encoderInput, 1);
       const out = await model.decode(emb, null);
-      acc.addLogits(out.lowResLogits, s.target256, 1);
+      acc.add(c, out.lowResLogits, s.target256, 1);
     }
   }
-  return acc.dsc;
+  return acc.score;
 }
 
 /** VNet validation: logit > 0 against the 64^3 target, over all val cases. */
-export async function validateVNet(model: SegmentAnyBone, cases: readonly LoadedCase[]): Promise<number> {
-  const acc = new DiceAccumulator();
+export async function validateVNet(model: SegmentAnyBone, cases: readonly LoadedCase[]): Promise<ValidationScore> {
+  const acc = new LocationDice();
   for (const c of cases) {
     const { input, target } = vnetSample(c);
-    acc.addLogits((await model.depthProbabilities(input)).logits, target);
+    acc.add(c, (await model.depthProbabilities(input)).logits, target, 0);
   }
-  return acc.dsc;
+  return acc.score;
 }

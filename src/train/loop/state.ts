@@ -39,6 +39,8 @@ export interface FinetuneState {
   batch: number;
   lr: number;
   warmup: number;
+  /** Best validation result of `stage` so far (see BestCheckpoint). */
+  best?: BestRecord;
 }
 
 /** A model's weights as a full state dict: the base checkpoint with trained parameters and updated BatchNorm buffers put in. */
@@ -94,20 +96,67 @@ export interface CheckpointContents {
   state: FinetuneState;
 }
 
-/** Writes `<out>/checkpoint/` (via checkpoint.partial and renames). */
-export function writeCheckpoint(outDir: string, c: CheckpointContents): void {
-  const final = join(outDir, CHECKPOINT_DIR);
-  const partial = join(outDir, `${CHECKPOINT_DIR}.partial`);
-  const old = join(outDir, `${CHECKPOINT_DIR}.old`);
+/** Fills `<out>/<name>.partial/` and swaps it in for `<out>/<name>/` by renames (the old one is `<name>.old` in between). */
+function swapInFolder(outDir: string, name: string, fill: (dir: string) => void): void {
+  const final = join(outDir, name);
+  const partial = join(outDir, `${name}.partial`);
+  const old = join(outDir, `${name}.old`);
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
-  writeWeights(partial, c.sam, c.vnet);
-  for (const [name, opt] of Object.entries(c.optimizers)) opt.save(join(partial, `optimizer_${name}.safetensors`));
-  writeFileAtomic(join(partial, 'state.json'), new TextEncoder().encode(JSON.stringify(c.state, null, 1) + '\n'));
+  fill(partial);
   rmSync(old, { recursive: true, force: true });
   if (existsSync(final)) renameSync(final, old);
   renameSync(partial, final);
   rmSync(old, { recursive: true, force: true });
+}
+
+const writeJson = (path: string, value: unknown) => writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(value, null, 1) + '\n'));
+
+/** Writes `<out>/checkpoint/` (via checkpoint.partial and renames). */
+export function writeCheckpoint(outDir: string, c: CheckpointContents): void {
+  swapInFolder(outDir, CHECKPOINT_DIR, (dir) => {
+    writeWeights(dir, c.sam, c.vnet);
+    for (const [name, opt] of Object.entries(c.optimizers)) opt.save(join(dir, `optimizer_${name}.safetensors`));
+    writeJson(join(dir, 'state.json'), c.state);
+  });
+}
+
+/** What best.json of a best-checkpoint folder records. */
+export interface BestRecord {
+  stage: 1 | 2;
+  iteration: number;
+  /** Validation DSC (all validation cases) that made it the best, and per location. */
+  valDsc: number;
+  byLocation: Record<string, number>;
+}
+
+export const bestDirName = (stage: 1 | 2): string => `checkpoint_best_stage${stage}`;
+
+/**
+ * The best weights of a stage by validation DSC (as the official script keeps checkpoint_best.pth):
+ * `<out>/checkpoint_best_stage<N>/` with bone_sam.pth, atten.pth and best.json. The record as of each
+ * resumable checkpoint is saved in its state.json, so a resumed run compares against the best as of
+ * the resumed iteration (a folder written after it is simply written again, identically).
+ */
+export class BestCheckpoint {
+  constructor(readonly outDir: string, readonly stage: 1 | 2, public record: BestRecord | undefined) {}
+
+  get dir(): string {
+    return join(this.outDir, bestDirName(this.stage));
+  }
+
+  /** Keeps these weights when their DSC beats the best so far (ties keep the earlier one); true when kept. */
+  offer(iteration: number, score: { dsc: number; byLocation: Record<string, number> }, weights: () => { sam: StateDict; vnet: WeightsToWrite }): boolean {
+    if (this.record && !(score.dsc > this.record.valDsc)) return false;
+    const record: BestRecord = { stage: this.stage, iteration, valDsc: score.dsc, byLocation: score.byLocation };
+    const w = weights();
+    swapInFolder(this.outDir, bestDirName(this.stage), (dir) => {
+      writeWeights(dir, w.sam, w.vnet);
+      writeJson(join(dir, 'best.json'), record);
+    });
+    this.record = record;
+    return true;
+  }
 }
 
 /** The checkpoint folder to resume from: checkpoint/, or checkpoint.old/ when a swap was interrupted between its renames. */

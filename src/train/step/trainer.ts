@@ -97,6 +97,33 @@ export class Trainer {
   }
 
   async step(batch: SamBatch | VNetBatch): Promise<StepResult> {
+    const out = await this.session.run(this.feedsOf(batch));
+    const grads = new Map<string, Float32Array>();
+    for (const key of this.params.keys()) {
+      const g = out[`${TrainIO.gradPrefix}${key}`];
+      grads.set(key, g ? (g.data as Float32Array) : new Float32Array(this.params.get(key)!.length));
+    }
+    return { ...this.resultOf(out), grads };
+  }
+
+  /**
+   * The forward pass and loss only: ONNX Runtime runs just the nodes the requested outputs need, so
+   * no backward op executes (loss-only evaluations for finite differences; the forward-only reference
+   * time of the same graph in `npm run bench train`).
+   */
+  async forward(batch: SamBatch | VNetBatch): Promise<Omit<StepResult, 'grads'>> {
+    const outputName = this.options.stage === 'vnet' ? TrainIO.vnetLogits : TrainIO.lowResLogits;
+    return this.resultOf(await this.session.run(this.feedsOf(batch), [...Object.values(this.graph.losses), outputName]));
+  }
+
+  private resultOf(out: Record<string, RunTensor>): Omit<StepResult, 'grads'> {
+    const terms: Record<string, number> = {};
+    for (const [name, output] of Object.entries(this.graph.losses)) terms[name] = (out[output]!.data as Float32Array)[0]!;
+    const outputName = this.options.stage === 'vnet' ? TrainIO.vnetLogits : TrainIO.lowResLogits;
+    return { loss: terms['total']!, terms, output: out[outputName]!.data as Float32Array };
+  }
+
+  private feedsOf(batch: SamBatch | VNetBatch): Record<string, RunTensor> {
     const b = this.options.batch;
     const feeds: Record<string, RunTensor> = {};
     const feed = (name: string, data: Float32Array | undefined, dims: number[], what: string) => {
@@ -122,16 +149,7 @@ export class Trainer {
       feed(TrainIO.target, s.target, [b, 1, 256, 256], 'the target');
     }
     for (const key of this.graph.params) feeds[key] = { data: this.params.get(key)!, dims: this.shapes.get(key)! };
-    const out = await this.session.run(feeds);
-    const terms: Record<string, number> = {};
-    for (const [name, output] of Object.entries(this.graph.losses)) terms[name] = (out[output]!.data as Float32Array)[0]!;
-    const grads = new Map<string, Float32Array>();
-    for (const key of this.params.keys()) {
-      const g = out[`${TrainIO.gradPrefix}${key}`];
-      grads.set(key, g ? (g.data as Float32Array) : new Float32Array(this.params.get(key)!.length));
-    }
-    const outputName = this.options.stage === 'vnet' ? TrainIO.vnetLogits : TrainIO.lowResLogits;
-    return { loss: terms['total']!, terms, output: out[outputName]!.data as Float32Array, grads };
+    return feeds;
   }
 
   async release(): Promise<void> {
