@@ -12,6 +12,7 @@ import { register as registerPreview } from './commands/preview.js';
 import { register as registerPhantom } from './commands/phantom.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerFinetune } from './commands/finetune.js';
+import { register as registerTransferLabels } from './commands/transfer-labels.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -38,5 +39,6 @@ export function buildProgram(): Command {
   registerPhantom(program);
   registerServe(program);
   registerFinetune(program);
+  registerTransferLabels(program);
   return program;
 }

@@ -12,3 +12,14 @@ export {
   type VoxelStats,
   type VolumeSummary,
 } from './volume.js';
+export {
+  resampleLabels,
+  resampleLinear,
+  targetToSourceVoxelMap,
+  gridOverlapFraction,
+  worldBounds,
+  type WorldGrid,
+  type LabelResampleMode,
+  type LabelResampleOptions,
+  type ResampleOptions,
+} from './resample.js';
