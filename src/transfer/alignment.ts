@@ -9,13 +9,13 @@ export interface AlignmentScores {
   /** (H(A) + H(B)) / H(A, B): 1 for independent images, 2 for identical ones. */
   normalizedMutualInformation: number;
   /**
-   * Bone-boundary agreement in [0, 1]: does the transferred outline sit on an edge of the target image?
-   * near / (near + shell) of the target's mean gradient magnitude on the outline and in a shell 2.5-5 mm
-   * around it. 0.5: the outline is no more on an edge than its surroundings; towards 1: it follows the edges;
-   * below 0.5: the edges run beside it. Scale- and contrast-invariant (inverted contrast scores the same).
+   * Bone-boundary agreement in [0, 1]: the symmetric uncertainty 2 MI / (H(A) + H(B)) of the two images over
+   * the voxels within 3 mm of the transferred outline. Global MI is dominated by background and soft tissue;
+   * this asks whether the images agree where the bone edge is. 1 for identical images; phantom T1 vs T2-like
+   * with noise: ~0.33 aligned, ~0.08 at 3 mm off, ~0.02 at 15 mm off.
    */
   boundaryScore: number;
-  /** Surface voxels of the transferred mask (0: the score is NaN). */
+  /** Band voxels the score was computed on (0: the score is NaN). */
   boundaryVoxels: number;
 }
 
@@ -69,33 +69,15 @@ export function mutualInformation(a: ArrayLike<number>, b: ArrayLike<number>): {
   return { mi: ha + hb - hab, nmi: hab > 0 ? (ha + hb) / hab : NaN };
 }
 
-/** Central-difference gradient magnitude (per mm) at voxel i (one-sided at the grid edge). */
-function gradientMagnitude(v: ArrayLike<number>, dims: Vec3, spacing: Vec3, i: number): number {
-  const [X, Y, Z] = dims;
-  const pos = [i % X, Math.floor(i / X) % Y, Math.floor(i / (X * Y))];
-  const strides = [1, X, X * Y];
-  const sizes = [X, Y, Z];
-  let sq = 0;
-  for (let a = 0; a < 3; a++) {
-    const lo = pos[a]! > 0 ? i - strides[a]! : i;
-    const hi = pos[a]! < sizes[a]! - 1 ? i + strides[a]! : i;
-    if (hi === lo) continue;
-    const g = (v[hi]! - v[lo]!) / (((hi - lo) / strides[a]!) * spacing[a]!);
-    sq += g * g;
-  }
-  return Math.sqrt(sq);
-}
-
-/** Distances (mm) that define the boundary agreement's two zones: on the outline, and the shell around it. */
-export const BOUNDARY_NEAR_MM = 1;
-export const BOUNDARY_SHELL_MM: [number, number] = [2.5, 5];
+/** Half-width (mm) of the band around the transferred outline where edges are compared. */
+export const BOUNDARY_BAND_MM = 3;
 
 /**
- * Bone-boundary agreement (see AlignmentScores.boundaryScore): mean gradient magnitude of `target` on the
- * mask's outline (within BOUNDARY_NEAR_MM of its surface voxels) against the mean in the shell 2.5-5 mm away,
- * as near / (near + shell). Uses only the target image, so it is independent of the source's contrast.
+ * Bone-boundary agreement (see AlignmentScores.boundaryScore) of `target` and `sourceOnTarget` (the source image
+ * resampled with the same transform as the mask) in the band of BOUNDARY_BAND_MM around the mask's surface.
+ * Voxels where either image is not finite (outside the source grid) are skipped.
  */
-export function boundaryAgreement(target: ArrayLike<number>, mask: ArrayLike<number>, dims: Vec3, spacing: Vec3): { score: number; voxels: number } {
+export function boundaryAgreement(target: ArrayLike<number>, sourceOnTarget: ArrayLike<number>, mask: ArrayLike<number>, dims: Vec3, spacing: Vec3): { score: number; voxels: number } {
   const binary = new Uint8Array(mask.length);
   for (let i = 0; i < mask.length; i++) binary[i] = mask[i] !== 0 ? 1 : 0;
   const surface = surfaceIndices(binary, dims);
@@ -103,26 +85,24 @@ export function boundaryAgreement(target: ArrayLike<number>, mask: ArrayLike<num
   const feature = new Uint8Array(mask.length);
   for (const i of surface) feature[i] = 1;
   const d2 = squaredDistanceTransform(feature, dims, spacing);
-  const near2 = BOUNDARY_NEAR_MM ** 2, lo2 = BOUNDARY_SHELL_MM[0] ** 2, hi2 = BOUNDARY_SHELL_MM[1] ** 2;
-  let nearSum = 0, nearN = 0, shellSum = 0, shellN = 0;
+  const band2 = BOUNDARY_BAND_MM ** 2;
+  let n = 0;
+  for (let i = 0; i < d2.length; i++) if (d2[i]! <= band2 && Number.isFinite(target[i]!) && Number.isFinite(sourceOnTarget[i]!)) n++;
+  const a = new Float64Array(n), b = new Float64Array(n);
+  let k = 0;
   for (let i = 0; i < d2.length; i++) {
-    const d = d2[i]!;
-    if (d <= near2) {
-      nearSum += gradientMagnitude(target, dims, spacing, i);
-      nearN++;
-    } else if (d >= lo2 && d <= hi2) {
-      shellSum += gradientMagnitude(target, dims, spacing, i);
-      shellN++;
+    if (d2[i]! <= band2 && Number.isFinite(target[i]!) && Number.isFinite(sourceOnTarget[i]!)) {
+      a[k] = target[i]!;
+      b[k++] = sourceOnTarget[i]!;
     }
   }
-  const near = nearSum / nearN;
-  const shell = shellN > 0 ? shellSum / shellN : 0;
-  return { score: near + shell > 0 ? near / (near + shell) : NaN, voxels: surface.length };
+  const { nmi } = mutualInformation(a, b);
+  return { score: 2 - 2 / nmi, voxels: n };
 }
 
 /** Both scores of a target image, the source image resampled onto its grid, and the transferred mask. */
 export function alignmentScores(target: ArrayLike<number>, sourceOnTarget: ArrayLike<number>, mask: ArrayLike<number>, dims: Vec3, spacing: Vec3): AlignmentScores {
   const { mi, nmi } = mutualInformation(target, sourceOnTarget);
-  const { score, voxels } = boundaryAgreement(target, mask, dims, spacing);
+  const { score, voxels } = boundaryAgreement(target, sourceOnTarget, mask, dims, spacing);
   return { mutualInformation: mi, normalizedMutualInformation: nmi, boundaryScore: score, boundaryVoxels: voxels };
 }

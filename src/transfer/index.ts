@@ -1,7 +1,7 @@
 // Label transfer to other sequences (paper §3.4): world-coordinate resampling, elastix registration, alignment report.
 export { transferLabels, TransferError, DEFAULT_MAX_SHIFT_MM, DEFAULT_MIN_SCORE } from './transfer.js';
 export type { TransferOptions, TransferReport, TransferResult, RegisterMode } from './transfer.js';
-export { alignmentScores, mutualInformation, boundaryAgreement, BOUNDARY_NEAR_MM, BOUNDARY_SHELL_MM, type AlignmentScores } from './alignment.js';
+export { alignmentScores, mutualInformation, boundaryAgreement, BOUNDARY_BAND_MM, type AlignmentScores } from './alignment.js';
 export { registerVolumes, registrationParameterMap, readTransformFile, writeTransformFile, volumeToItkImage } from './elastix.js';
 export type { RegistrationKind, RegistrationOptions, RegistrationResult } from './elastix.js';
 export { parameterObjectToWorld, stageMatrixLps, rotationDegrees, itkGeometry, TransformError } from './elastix-transform.js';
