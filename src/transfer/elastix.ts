@@ -66,7 +66,7 @@ export async function registerVolumes(fixed: Volume, moving: Volume, opts: Regis
   try {
     result = await elastixNode([map], { fixed: volumeToItkImage(fixed), moving: volumeToItkImage(moving) });
   } catch (err) {
-    throw new TransformError(`elastix ${opts.kind} registration failed: ${firstLines((err as Error).message)}`);
+    throw new TransformError(`elastix ${opts.kind} registration failed: ${firstLines(err instanceof Error ? err.message : err)}`);
   }
   const parameterObject = result.transformParameterObject as ElastixParameterObject;
   const fixedToMovingWorld = parameterObjectToWorld(parameterObject, 'elastix result');
@@ -75,7 +75,8 @@ export async function registerVolumes(fixed: Volume, moving: Volume, opts: Regis
 }
 
 /** elastix prints long logs; the first meaningful lines name the problem. */
-function firstLines(text: string): string {
+function firstLines(raw: unknown): string {
+  const text = typeof raw === 'string' ? raw : String(raw);
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !/^-+$/.test(l));
   const useful = lines.filter((l) => /error|exception|description|too many|outside|failed/i.test(l));
   return (useful.length ? useful : lines).slice(0, 4).join(' | ').slice(0, 600);
@@ -89,11 +90,16 @@ export async function readTransformFile(path: string): Promise<ElastixParameterO
   } catch {
     throw new TransformError(`${path}: no such transform file`);
   }
+  // Check the text first: elastix's reader aborts with an opaque message on binary or unrelated files.
+  const head = readFileSync(abs).subarray(0, 1 << 20);
+  if (head.includes(0) || !/\(\s*Transform\s+"/.test(head.toString('latin1'))) {
+    throw new TransformError(`${path}: not an elastix transform parameter file (no (Transform "...") entry)`);
+  }
   let obj: ElastixParameterObject;
   try {
     obj = (await readParameterFilesNode({ parameterFiles: [abs] })).parameterObject as ElastixParameterObject;
   } catch (err) {
-    throw new TransformError(`${path}: not a readable elastix parameter file (${firstLines((err as Error).message)})`);
+    throw new TransformError(`${path}: not a readable elastix parameter file (${firstLines(err instanceof Error ? err.message : err)})`);
   }
   if (!Array.isArray(obj) || obj.length === 0 || !obj[0]!.Transform) throw new TransformError(`${path}: not an elastix transform parameter file (no Transform entry)`);
   const initial = obj[0]!.InitialTransformParameterFileName?.[0];

@@ -27,6 +27,11 @@ export interface TransferOptions {
   /** Registration tuning (levels, iterations, samples). */
   resolutions?: number;
   iterations?: number;
+  /**
+   * Treat a mask with T1's dims as on T1's grid even if its affine differs (masks saved without geometry, e.g.
+   * an NRRD without space directions); the T1 affine is used for it.
+   */
+  ignoreMaskAffine?: boolean;
   /** File names for error messages. */
   names?: { mask?: string; t1?: string; other?: string };
   /** Progress lines (e.g. 'registering (rigid)'). */
@@ -122,8 +127,9 @@ export async function transferLabels(mask: Volume, t1: Volume, target: Volume, o
   isSpatial3d(mask, names.mask);
   isSpatial3d(t1, names.t1);
   isSpatial3d(target, names.other);
+  if (options.ignoreMaskAffine && gridMismatch(mask, t1, Infinity) === null) mask = { ...mask, affine: t1.affine, spacing: [...t1.spacing] };
   const why = gridMismatch(mask, t1);
-  if (why) throw new TransferError(`${names.mask}: its grid differs from the T1 image ${names.t1} (${why}); the mask must be on T1's grid`);
+  if (why) throw new TransferError(`${names.mask}: its grid differs from the T1 image ${names.t1} (${why}); the mask must be on T1's grid (--ignore-affine: take T1's affine when the dims match)`);
   const sourceVoxels = countNonZero(mask.data);
   if (sourceVoxels === 0) throw new TransferError(`${names.mask}: the mask is empty (no non-zero voxel); nothing to transfer`);
   if (gridOverlapFraction(t1, target) === 0) {

@@ -22,6 +22,7 @@ interface TransferCliOptions {
   preview?: string;
   pairs?: string;
   quiet?: boolean;
+  ignoreAffine?: boolean;
 }
 
 function choice<T extends string>(name: string, values: readonly T[]): (raw: string) => T {
@@ -63,6 +64,7 @@ async function single(maskPath: string, opts: TransferCliOptions): Promise<void>
     transform,
     maxShiftMm: opts.maxShift,
     minScore: opts.minScore,
+    ignoreMaskAffine: opts.ignoreAffine,
     names: { mask: maskPath, t1: opts.from, other: opts.to },
     onStep: opts.quiet || opts.json ? undefined : (s) => process.stderr.write(`${s}...\n`),
   });
@@ -94,6 +96,7 @@ async function batch(opts: TransferCliOptions): Promise<void> {
     mode: opts.mode,
     maxShiftMm: opts.maxShift,
     minScore: opts.minScore,
+    ignoreMaskAffine: opts.ignoreAffine,
     onPair: opts.quiet || opts.json ? undefined : (done, total, o) => {
       process.stderr.write(`[${done}/${total}] ${o.other}: ${o.verdict}${o.reasons.length ? ` (${o.reasons.join('; ')})` : ''}\n`);
     },
@@ -122,6 +125,7 @@ export function register(program: Command): void {
     .option('--min-score <s>', 'reject when the bone-boundary score after transfer is below this (0..1)', positive('--min-score', true), DEFAULT_MIN_SCORE)
     .option('--preview <file.png>', 'montage of the other image with the transferred outline, for the accept/reject read')
     .option('--pairs <csv>', 'batch: CSV with columns t1, mask, other (+ location, sequence); writes masks/, previews/, transfer_report.csv and cases.csv into -o DIR')
+    .option('--ignore-affine', "take T1's voxel->world affine for a mask with T1's dims (masks saved without geometry)")
     .option('--json', 'print the report as JSON')
     .option('-q, --quiet', 'no progress lines')
     .action(async (maskPath: string | undefined, opts: TransferCliOptions) => {
