@@ -64,7 +64,7 @@ export async function registerVolumes(fixed: Volume, moving: Volume, opts: Regis
   const map = await registrationParameterMap(opts);
   let result;
   try {
-    result = await elastixNode([map], { fixed: volumeToItkImage(fixed), moving: volumeToItkImage(moving) });
+    result = await quietly(() => elastixNode([map], { fixed: volumeToItkImage(fixed), moving: volumeToItkImage(moving) }));
   } catch (err) {
     throw new TransformError(`elastix ${opts.kind} registration failed: ${firstLines(err instanceof Error ? err.message : err)}`);
   }
@@ -74,11 +74,34 @@ export async function registerVolumes(fixed: Volume, moving: Volume, opts: Regis
   return { parameterObject, fixedToMovingWorld };
 }
 
+/**
+ * Runs an itk-wasm pipeline call with console.log/console.error captured: on a C++ exception itk-wasm prints
+ * the pipeline's whole stdout/stderr there and throws a bare number. The captured text goes into the error.
+ */
+async function quietly<T>(run: () => Promise<T>): Promise<T> {
+  const captured: string[] = [];
+  const { log, error } = console;
+  const keep = (...args: unknown[]): void => {
+    captured.push(args.map(String).join(' '));
+  };
+  console.log = keep;
+  console.error = keep;
+  try {
+    return await run();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : 'elastix aborted without a message';
+    throw new Error([message, ...captured.filter((l) => !/^Build module in Debug mode|^Exception while running pipeline/.test(l))].join('\n'));
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
 /** elastix prints long logs; the first meaningful lines name the problem. */
 function firstLines(raw: unknown): string {
   const text = typeof raw === 'string' ? raw : String(raw);
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !/^-+$/.test(l));
-  const useful = lines.filter((l) => /error|exception|description|too many|outside|failed/i.test(l));
+  const useful = lines.filter((l) => /error|exception|description|too many|outside|failed|aborted/i.test(l));
   return (useful.length ? useful : lines).slice(0, 4).join(' | ').slice(0, 600);
 }
 
@@ -97,7 +120,7 @@ export async function readTransformFile(path: string): Promise<ElastixParameterO
   }
   let obj: ElastixParameterObject;
   try {
-    obj = (await readParameterFilesNode({ parameterFiles: [abs] })).parameterObject as ElastixParameterObject;
+    obj = (await quietly(() => readParameterFilesNode({ parameterFiles: [abs] }))).parameterObject as ElastixParameterObject;
   } catch (err) {
     throw new TransformError(`${path}: not a readable elastix parameter file (${firstLines(err instanceof Error ? err.message : err)})`);
   }
@@ -116,7 +139,7 @@ export async function writeTransformFile(path: string, obj: ElastixParameterObje
   const dir = mkdtempSync(join(tmpdir(), 'sab-elastix-'));
   try {
     const file = join(dir, 'TransformParameters.0.txt');
-    await writeParameterFilesNode([{ ...obj[0]!, InitialTransformParameterFileName: ['NoInitialTransform'] }], [file]);
+    await quietly(() => writeParameterFilesNode([{ ...obj[0]!, InitialTransformParameterFileName: ['NoInitialTransform'] }], [file]));
     writeFileAtomic(path, readFileSync(file), inputs);
   } finally {
     rmSync(dir, { recursive: true, force: true });

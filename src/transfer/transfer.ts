@@ -132,7 +132,8 @@ export async function transferLabels(mask: Volume, t1: Volume, target: Volume, o
   if (why) throw new TransferError(`${names.mask}: its grid differs from the T1 image ${names.t1} (${why}); the mask must be on T1's grid (--ignore-affine: take T1's affine when the dims match)`);
   const sourceVoxels = countNonZero(mask.data);
   if (sourceVoxels === 0) throw new TransferError(`${names.mask}: the mask is empty (no non-zero voxel); nothing to transfer`);
-  if (gridOverlapFraction(t1, target) === 0) {
+  const initialOverlap = gridOverlapFraction(t1, target);
+  if (initialOverlap === 0) {
     throw new TransferError(`${names.other} and ${names.t1} do not overlap in world space (check that both are the same patient and session, and their headers)`);
   }
   const register = options.register ?? 'none';
@@ -147,7 +148,12 @@ export async function transferLabels(mask: Volume, t1: Volume, target: Volume, o
     correction = parameterObjectToWorld(options.transform);
   } else if (register !== 'none') {
     options.onStep?.(`registering ${names.t1} -> ${names.other} (${register}, elastix)`);
-    const reg = await registerVolumes(target, t1, { kind: register, resolutions: options.resolutions, iterations: options.iterations });
+    let reg;
+    try {
+      reg = await registerVolumes(target, t1, { kind: register, resolutions: options.resolutions, iterations: options.iterations });
+    } catch (err) {
+      throw new TransferError(`${names.t1} -> ${names.other}: ${(err as Error).message} (${(100 * initialOverlap).toFixed(0)}% of the target grid lies inside T1's; registration needs the two to overlap substantially)`);
+    }
     parameterObject = reg.parameterObject;
     correction = reg.fixedToMovingWorld;
   }

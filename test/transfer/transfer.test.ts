@@ -87,4 +87,10 @@ describe('transferLabels on a moved T2-like phantom', () => {
     const empty = { ...ph.mask, data: new Uint8Array(ph.mask.data.length) };
     await expect(transferLabels(empty, ph.t1, ph.target)).rejects.toThrow(TransferError);
   });
+
+  it('turns a registration elastix cannot complete (a sliver of overlap) into one clear error', async () => {
+    const sliver = { ...ph.target, affine: multiply4(rigidMatrix([0, 0, 1], 0, [58, 0, 0]), ph.target.affine) };
+    await expect(transferLabels(ph.mask, ph.t1, sliver, { register: 'rigid', resolutions: 3, names: { t1: 't1.nii', other: 'sliver.nii' } }))
+      .rejects.toThrow(/t1\.nii -> sliver\.nii: elastix rigid registration failed: .*% of the target grid lies inside T1's/);
+  }, 60_000);
 });
