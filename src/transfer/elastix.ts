@@ -4,7 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
+import { downsampleByBlocks } from '../volume/resample.js';
 import type { Volume } from '../volume/types.js';
+import { createVolume } from '../volume/volume.js';
 import { itkGeometry, parameterObjectToWorld, TransformError, type ElastixParameterMap, type ElastixParameterObject } from './elastix-transform.js';
 
 /** Registration models `sab transfer-labels --register` offers. */
@@ -18,6 +20,11 @@ export interface RegistrationOptions {
   iterations?: number;
   /** Mutual-information samples per iteration (default 4096). */
   samples?: number;
+  /**
+   * Images with finer voxels are block-averaged to about this spacing (mm) before registering (default 0.8):
+   * rigid/affine alignment does not need 0.4 mm in-plane detail, and elastix's pyramid cost scales with voxels.
+   */
+  registrationSpacingMm?: number;
 }
 
 export interface RegistrationResult {
@@ -60,11 +67,21 @@ export async function registrationParameterMap(opts: RegistrationOptions): Promi
 }
 
 /** Registers `moving` onto `fixed` with elastix (WASM, in process). Errors (e.g. no overlap) become TransformError. */
+/** `vol` block-averaged so no axis is finer than `spacingMm` by a factor of 2 or more (world geometry kept). */
+function coarsened(vol: Volume, spacingMm: number): Volume {
+  const factors = vol.spacing.map((s) => Math.max(1, Math.floor(spacingMm / s + 1e-6)));
+  if (factors.every((f) => f === 1)) return vol;
+  const d = downsampleByBlocks(vol.data, vol, factors);
+  return createVolume(d.data, d.dims, d.affine);
+}
+
 export async function registerVolumes(fixed: Volume, moving: Volume, opts: RegistrationOptions): Promise<RegistrationResult> {
   const map = await registrationParameterMap(opts);
+  const spacing = opts.registrationSpacingMm ?? 0.8;
+  const [f, m] = [coarsened(fixed, spacing), coarsened(moving, spacing)];
   let result;
   try {
-    result = await quietly(() => elastixNode([map], { fixed: volumeToItkImage(fixed), moving: volumeToItkImage(moving) }));
+    result = await quietly(() => elastixNode([map], { fixed: volumeToItkImage(f), moving: volumeToItkImage(m) }));
   } catch (err) {
     throw new TransformError(`elastix ${opts.kind} registration failed: ${firstLines(err instanceof Error ? err.message : err)}`);
   }

@@ -18,6 +18,7 @@ export {
   targetToSourceVoxelMap,
   gridOverlapFraction,
   worldBounds,
+  downsampleByBlocks,
   type WorldGrid,
   type LabelResampleMode,
   type LabelResampleOptions,

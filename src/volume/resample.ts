@@ -204,3 +204,40 @@ export function worldBounds(grid: WorldGrid): [number[], number[]] {
   const hi = [0, 1, 2].map((r) => Math.max(...c.map((p) => p[r]!)));
   return [lo, hi];
 }
+
+/**
+ * Block-average downsampling by integer factors per axis (a partial last block averages what it has). The affine
+ * puts each output voxel at the centre of its block, so world positions are kept: A' = A [diag(f) | (f - 1) / 2].
+ */
+export function downsampleByBlocks(values: ArrayLike<number>, grid: WorldGrid, factors: readonly number[]): { data: Float32Array; dims: [number, number, number]; affine: Float64Array } {
+  const [X, Y, Z] = [grid.dims[0]!, grid.dims[1]!, grid.dims[2]!];
+  const [fx, fy, fz] = [factors[0]!, factors[1]!, factors[2]!];
+  const dims: [number, number, number] = [Math.ceil(X / fx), Math.ceil(Y / fy), Math.ceil(Z / fz)];
+  const sum = new Float64Array(dims[0] * dims[1] * dims[2]);
+  const count = new Uint16Array(sum.length);
+  let i = 0;
+  for (let z = 0; z < Z; z++) {
+    const oz = Math.floor(z / fz) * dims[0] * dims[1];
+    for (let y = 0; y < Y; y++) {
+      const oy = oz + Math.floor(y / fy) * dims[0];
+      for (let x = 0; x < X; x++, i++) {
+        const o = oy + Math.floor(x / fx);
+        sum[o]! += values[i]!;
+        count[o]!++;
+      }
+    }
+  }
+  const data = new Float32Array(sum.length);
+  for (let o = 0; o < data.length; o++) data[o] = sum[o]! / count[o]!;
+  const A = grid.affine;
+  const affine = new Float64Array(16);
+  for (let r = 0; r < 3; r++) {
+    affine[4 * r + 3] = A[4 * r + 3]!;
+    for (let c = 0; c < 3; c++) {
+      affine[4 * r + c] = A[4 * r + c]! * factors[c]!;
+      affine[4 * r + 3] += A[4 * r + c]! * (factors[c]! - 1) / 2;
+    }
+  }
+  affine[15] = 1;
+  return { data, dims, affine };
+}

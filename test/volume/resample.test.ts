@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gridOverlapFraction, resampleLabels, resampleLinear, type WorldGrid } from '../../src/volume/index.js';
+import { downsampleByBlocks, gridOverlapFraction, resampleLabels, resampleLinear, type WorldGrid } from '../../src/volume/index.js';
 
 // Reference arithmetic written independently of src/: world = A [i j k 1]^T by explicit sums, and the
 // source index solved from A_s x = world by Gaussian elimination with partial pivoting.
@@ -176,5 +176,20 @@ describe('resampleLinear and grid overlap', () => {
     expect(gridOverlapFraction(a, b)).toBe(0);
     expect(gridOverlapFraction(a, a)).toBe(1);
     expect(gridOverlapFraction(a, half)).toBeCloseTo(0.5, 5);
+  });
+});
+
+describe('downsampleByBlocks', () => {
+  it('averages blocks and keeps each block centre at its world position', () => {
+    const affine = obliqueAffine([0.2, 1, 0.4], 17, [0.4, 0.5, 3], [-5, 12, 3]);
+    const values = Float32Array.from({ length: 6 * 4 * 3 }, (_, i) => i);
+    const d = downsampleByBlocks(values, { dims: [6, 4, 3], affine }, [3, 2, 1]);
+    expect(d.dims).toEqual([2, 2, 3]);
+    // Output voxel (1, 1, 2) averages source x 3..5, y 2..3 at z 2.
+    let sum = 0;
+    for (let y = 2; y < 4; y++) for (let x = 3; x < 6; x++) sum += values[x + 6 * (y + 4 * 2)]!;
+    expect(d.data[1 + 2 * (1 + 2 * 2)]).toBeCloseTo(sum / 6, 5);
+    const centre = world(affine, 4, 2.5, 2);
+    world(d.affine, 1, 1, 2).forEach((v, r) => expect(v).toBeCloseTo(centre[r]!, 9));
   });
 });
