@@ -38,8 +38,8 @@ export function mul3(a: readonly number[], b: readonly number[]): number[] {
   return out;
 }
 
-/** 4x4 of x -> A (x - c) + c + t. */
-function centred(A: readonly number[], c: readonly number[], t: readonly number[]): Float64Array {
+/** Row-major 4x4 of x -> A (x - c) + c + t (A row-major 3x3). */
+export function centredAffine(A: readonly number[], c: readonly number[], t: readonly number[]): Float64Array {
   const m = identity4();
   for (let r = 0; r < 3; r++) {
     let off = c[r]! + t[r]!;
@@ -65,17 +65,17 @@ export function stageMatrixLps(map: ElastixParameterMap, where = 'transform'): F
   switch (kind) {
     case 'TranslationTransform': {
       const t = numbers(map, 'TransformParameters', 3, where);
-      return centred([1, 0, 0, 0, 1, 0, 0, 0, 1], [0, 0, 0], t);
+      return centredAffine([1, 0, 0, 0, 1, 0, 0, 0, 1], [0, 0, 0], t);
     }
     case 'EulerTransform': {
       const p = numbers(map, 'TransformParameters', 6, where);
       const c = numbers(map, 'CenterOfRotationPoint', 3, where);
-      return centred(eulerMatrix(p[0]!, p[1]!, p[2]!, first(map, 'ComputeZYX') === 'true'), c, p.slice(3));
+      return centredAffine(eulerMatrix(p[0]!, p[1]!, p[2]!, first(map, 'ComputeZYX') === 'true'), c, p.slice(3));
     }
     case 'AffineTransform': {
       const p = numbers(map, 'TransformParameters', 12, where);
       const c = numbers(map, 'CenterOfRotationPoint', 3, where);
-      return centred(p.slice(0, 9), c, p.slice(9));
+      return centredAffine(p.slice(0, 9), c, p.slice(9));
     }
     default:
       throw new TransformError(`${where}: Transform ${kind ?? '(missing)'} is not supported; use a TranslationTransform, EulerTransform or AffineTransform file`);

@@ -96,6 +96,8 @@ export async function registerVolumes(fixed: Volume, moving: Volume, opts: Regis
  * the pipeline's whole stdout/stderr there and throws a bare number. The captured text goes into the error.
  */
 async function quietly<T>(run: () => Promise<T>): Promise<T> {
+  // The WASM pipeline runs synchronously for seconds: give pending I/O (progress output, RPC) a turn first.
+  await new Promise((r) => setImmediate(r));
   const captured: string[] = [];
   const { log, error } = console;
   const keep = (...args: unknown[]): void => {
@@ -111,6 +113,7 @@ async function quietly<T>(run: () => Promise<T>): Promise<T> {
   } finally {
     console.log = log;
     console.error = error;
+    await new Promise((r) => setImmediate(r));
   }
 }
 

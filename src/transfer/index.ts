@@ -7,5 +7,5 @@ export type { RegistrationKind, RegistrationOptions, RegistrationResult } from '
 export { parameterObjectToWorld, stageMatrixLps, rotationDegrees, itkGeometry, TransformError } from './elastix-transform.js';
 export type { ElastixParameterMap, ElastixParameterObject } from './elastix-transform.js';
 export { makeTransferPhantom, rigidMatrix, type TransferPhantom, type TransferPhantomOptions } from './phantom.js';
-export { formatTransferReport, reportCsvLine, REPORT_COLUMNS, type PairOutcome } from './report.js';
-export { readPairsCsv, transferPairs, transferPreviewPng, type TransferPair, type PairsSummary } from './pairs.js';
+export { formatTransferReport, reportCsvLine, REPORT_COLUMNS, type PairOutcome, type TransferPair } from './report.js';
+export { readPairsCsv, transferPairs, transferPreviewPng, type PairsSummary } from './pairs.js';

@@ -5,18 +5,8 @@ import { readVolume, writeVolume } from '../io/dispatch.js';
 import { csvLine, parseCsv } from '../metrics/csv.js';
 import { encodePng, renderMontage } from '../metrics/preview.js';
 import type { Volume } from '../volume/types.js';
-import { REPORT_COLUMNS, reportCsvLine, type PairOutcome } from './report.js';
+import { REPORT_COLUMNS, reportCsvLine, type PairOutcome, type TransferPair } from './report.js';
 import { transferLabels, TransferError, type TransferOptions, type TransferResult } from './transfer.js';
-
-/** One row of a pairs CSV: a T1 image, its mask, another sequence of the same patient and session. */
-export interface TransferPair {
-  row: number;
-  t1: string;
-  mask: string;
-  other: string;
-  location: string;
-  sequence: string;
-}
 
 const VOLUME_EXT = /\.(nii\.gz|nii|nrrd|nhdr)$/i;
 

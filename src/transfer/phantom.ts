@@ -1,4 +1,5 @@
 import { mulberry32, normalSampler } from '../metrics/prng.js';
+import { centredAffine } from './elastix-transform.js';
 import { createVolume } from '../volume/volume.js';
 import type { Vec3, Volume } from '../volume/types.js';
 
@@ -146,15 +147,5 @@ export function rigidMatrix(axis: Vec3, degrees: number, translation: Vec3, cent
   const [x, y, z] = [axis[0] / n, axis[1] / n, axis[2] / n];
   const a = (degrees * Math.PI) / 180, c = Math.cos(a), s = Math.sin(a), C = 1 - c;
   const R = [c + x * x * C, x * y * C - z * s, x * z * C + y * s, y * x * C + z * s, c + y * y * C, y * z * C - x * s, z * x * C - y * s, z * y * C + x * s, c + z * z * C];
-  const m = new Float64Array(16);
-  for (let r = 0; r < 3; r++) {
-    let t = centre[r]! + translation[r]!;
-    for (let k = 0; k < 3; k++) {
-      m[4 * r + k] = R[3 * r + k]!;
-      t -= R[3 * r + k]! * centre[k]!;
-    }
-    m[4 * r + 3] = t;
-  }
-  m[15] = 1;
-  return m;
+  return centredAffine(R, centre, translation);
 }

@@ -25,13 +25,17 @@ export const REPORT_COLUMNS = [
   'rotation_deg', 'translation_mm', 'max_shift_mm', 'mask_ml_t1', 'mask_ml_transferred',
 ] as const;
 
-export interface PairOutcome {
+/** One row of a pairs CSV: a T1 image, its mask, another sequence of the same patient and session. */
+export interface TransferPair {
   row: number;
   t1: string;
   mask: string;
   other: string;
   location: string;
   sequence: string;
+}
+
+export interface PairOutcome extends TransferPair {
   /** Written mask ('' when none could be computed). */
   output: string;
   verdict: 'accepted' | 'rejected';

@@ -16,12 +16,13 @@ const bytesOf = (file: string): Buffer => {
 };
 
 beforeAll(() => {
-  const base = { seed: 5, dims: [64, 64, 24] as [number, number, number], spacing: [1, 1, 2.5] as [number, number, number] };
+  // Coarser than the library tests (1.3 x 1.3 x 3 mm): these check the command's plumbing, not the accuracy.
+  const base = { seed: 5, dims: [48, 48, 20] as [number, number, number], spacing: [1.3, 1.3, 3] as [number, number, number] };
   const moved = makeTransferPhantom({ ...base, correction: rigidMatrix([0.3, 0.2, 1], 4, [2.0, -1.5, 1.8]) });
   writeVolume(p('t1.nii.gz'), moved.t1);
   writeVolume(p('t1_mask.nii.gz'), moved.mask);
   writeVolume(p('t2_moved.nii.gz'), moved.target);
-  const aligned = makeTransferPhantom({ ...base, targetDims: [56, 52, 30], targetSpacing: [1.1, 1.2, 2] });
+  const aligned = makeTransferPhantom({ ...base, targetDims: [44, 40, 24], targetSpacing: [1.45, 1.5, 2.5] });
   writeVolume(p('t2_aligned.nii.gz'), aligned.target);
   const far = makeTransferPhantom({ ...base, correction: rigidMatrix([0, 0, 1], 0, [12, -9, 0]) });
   writeVolume(p('t2_far.nii.gz'), far.target);
@@ -51,8 +52,8 @@ describe('sab transfer-labels', () => {
     expect(report.after.boundaryScore).toBeGreaterThan(report.before.boundaryScore);
     expect(readFileSync(p('moved.txt'), 'utf8')).toMatch(/\(Transform "EulerTransform"\)/);
     const png = pngjs.PNG.sync.read(readFileSync(p('moved.png')));
-    expect(png.width).toBeGreaterThan(64);
-    expect(readVolume(p('moved_mask.nii.gz')).dims).toEqual([64, 64, 24]);
+    expect(png.width).toBeGreaterThan(48);
+    expect(readVolume(p('moved_mask.nii.gz')).dims).toEqual([48, 48, 20]);
 
     const again = await sab(['transfer-labels', p('t1_mask.nii.gz'), '--from', p('t1.nii.gz'), '--to', p('t2_moved.nii.gz'), '-o', p('again.nii.gz'), '--transform', p('moved.txt')]);
     expect(again.code, again.stderr).toBe(0);
@@ -112,7 +113,7 @@ describe('sab transfer-labels', () => {
     expect(all[0]!.sequence).toBe('T2');
     expect(all[0]!.location).toBe('knee');
     const mask = readVolume(all[0]!.mask);
-    expect(mask.dims).toEqual([56, 52, 30]);
+    expect(mask.dims).toEqual([44, 40, 24]);
     expect(mask.data.some((v) => v !== 0)).toBe(true);
   }, 60_000);
 });
