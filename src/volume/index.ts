@@ -12,3 +12,15 @@ export {
   type VoxelStats,
   type VolumeSummary,
 } from './volume.js';
+export {
+  resampleLabels,
+  resampleLinear,
+  targetToSourceVoxelMap,
+  gridOverlapFraction,
+  worldBounds,
+  downsampleByBlocks,
+  type WorldGrid,
+  type LabelResampleMode,
+  type LabelResampleOptions,
+  type ResampleOptions,
+} from './resample.js';
