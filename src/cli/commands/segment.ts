@@ -9,6 +9,7 @@ import type { VoxelPrompt } from '../../pipeline/prompts.js';
 import { loadModel, type BoneSegmenter, type SegmentedVolume } from '../../pipeline/segmenter.js';
 import type { SegmentVolumeOptions } from '../../pipeline/segmentVolume.js';
 import { axesWithSliceLast, type Axis } from '../../volume/permute.js';
+import { adviseSlicingAxis, type SlicingAxisChoice } from '../../volume/slicing-axis.js';
 import type { Volume } from '../../volume/types.js';
 import { collect, integerOption, parseNumbers } from '../parse.js';
 import { progressBar } from '../progress.js';
@@ -51,7 +52,7 @@ export function register(program: Command): void {
     .requiredOption('-o, --output <path>', 'output mask file (.nii, .nii.gz, .nrrd, .dcm for DICOM-SEG) or, in batch, a folder')
     .option('--weights <dir>', 'folder with bone_sam.pth and atten.pth (default: $SAB_WEIGHTS, then ~/.cache/segment-any-bone)')
     .option('--no-attention', '2D-only mode: no VNet depth attention (the paper\'s gate g fixed to the 2D branch)')
-    .option('--axis <n>', 'slicing axis in voxel order (official: 2)', '2')
+    .option('--axis <n|auto>', 'slicing axis in voxel order (official: 2); auto = the largest-spacing axis of an anisotropic volume (in-plane slices)', '2')
     .option('--slices <a:b>', 'segment only slices a..b-1 along the axis')
     .option('--point <i,j,k[,label]>', 'prompt point in voxel coordinates, label 1 = bone (default) or 0 = not bone (repeatable)', collect, [])
     .option('--box <a0,b0,a1,b1@s>', 'prompt box: in-plane voxel corners (the two non-slicing axes in order) on slice s (repeatable)', collect, [])
@@ -140,7 +141,7 @@ function outputNameFor(input: string, outDir: string): string {
   return path.join(outDir, `${base.replace(/\.zip$/i, '')}_bone.dcm`);
 }
 
-async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: Axis): Promise<void> {
+async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: SlicingAxisChoice): Promise<void> {
   if (opts.point.length || opts.box.length) throw new Error('prompts (--point/--box) apply to one volume; run them without batch inputs');
   if (opts.probabilities) throw new Error('--probabilities names one file; it cannot be used in batch mode');
   mkdirSync(opts.output, { recursive: true });
@@ -175,7 +176,7 @@ async function runOne(
   input: string,
   output: string,
   opts: SegmentCliOptions,
-  axis: Axis,
+  axisChoice: SlicingAxisChoice,
   report: boolean,
 ): Promise<SegmentedVolume> {
   const outFormat = formatOfPath(output, true);
@@ -188,6 +189,8 @@ async function runOne(
     ...(opts.series ? { seriesUid: opts.series } : {}),
     ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}),
   });
+  const { axis, warning } = adviseSlicingAxis(axisChoice, volume.spacing);
+  if (warning) process.stderr.write(`sab: warning: ${input}: ${warning}\n`);
   const segOpts: SegmentVolumeOptions = {
     attention: opts.attention,
     axis,
@@ -216,6 +219,7 @@ async function runOne(
       probabilities: opts.probabilities ?? null,
       dims: volume.dims,
       spacing: volume.spacing,
+      axis,
       attention: res.attention,
       slicesSegmented: res.slicesSegmented,
       boneVolumeMl: round(res.boneVolumeMl, 3),
@@ -275,8 +279,9 @@ export function parsePrompts(opts: Pick<SegmentCliOptions, 'point' | 'box'>, axi
   return prompts;
 }
 
-function parseAxis(v: string): Axis {
-  if (v !== '0' && v !== '1' && v !== '2') throw new Error(`--axis ${v}: expected 0, 1 or 2`);
+function parseAxis(v: string): SlicingAxisChoice {
+  if (v === 'auto') return 'auto';
+  if (v !== '0' && v !== '1' && v !== '2') throw new Error(`--axis ${v}: expected 0, 1, 2 or auto`);
   return Number(v) as Axis;
 }
 
