@@ -12,6 +12,9 @@ import { register as registerPreview } from './commands/preview.js';
 import { register as registerPhantom } from './commands/phantom.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerFinetune } from './commands/finetune.js';
+import { register as registerQueue } from './commands/queue.js';
+import { register as registerWorker } from './commands/worker.js';
+import { register as registerDicomweb } from './commands/dicomweb.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -38,5 +41,8 @@ export function buildProgram(): Command {
   registerPhantom(program);
   registerServe(program);
   registerFinetune(program);
+  registerQueue(program);
+  registerWorker(program);
+  registerDicomweb(program);
   return program;
 }
