@@ -7,17 +7,23 @@ import type { VoxelPrompt } from '../pipeline/prompts.js';
 import type { BoneSegmenter, SegmentedVolume } from '../pipeline/segmenter.js';
 import type { SegmentVolumeOptions } from '../pipeline/segmentVolume.js';
 import type { Axis } from '../volume/permute.js';
+import { adviseSlicingAxis, type SlicingAxisChoice } from '../volume/slicing-axis.js';
 import type { Vec3, Volume } from '../volume/types.js';
 
 /** What shapes one file's segmentation: the `sab segment` options that are not about the model or the output. */
 export interface SegmentFileOptions {
   attention: boolean;
-  axis: Axis;
+  /**
+   * Slicing axis, or 'auto': the largest-spacing axis of an anisotropic volume, else the third. A fixed axis that
+   * cuts across the acquisition plane is used, with a warning (through readOptions.onWarning) naming the better one.
+   */
+  axis: SlicingAxisChoice;
   /** Slices per encoder run. */
   batch?: number;
   /** `a:b` (either end may be empty): only slices a..b-1 along the axis. */
   slices?: string;
-  prompts?: VoxelPrompt[];
+  /** Prompts, or a function of the resolved slicing axis (box corners are given in its in-plane axes). */
+  prompts?: VoxelPrompt[] | ((axis: Axis) => VoxelPrompt[]);
   promptedOnly?: boolean;
   /** Keep the k largest 3-D components (true: 1). */
   keepLargest?: number | true;
@@ -43,6 +49,8 @@ export interface SegmentedFile {
   output: string;
   dims: Vec3;
   spacing: Vec3;
+  /** The slicing axis used. */
+  axis: Axis;
   result: SegmentedVolume;
 }
 
@@ -63,15 +71,17 @@ export async function segmentFile(segmenter: BoneSegmenter, source: string | Ope
     ...(opts.series ? { seriesUid: opts.series } : {}),
     ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}),
   });
+  const { axis, warning } = adviseSlicingAxis(opts.axis, volume.spacing);
+  if (warning) opts.readOptions?.onWarning?.(`${input}: ${warning}`);
   const segOpts: SegmentVolumeOptions = {
     attention: opts.attention,
-    axis: opts.axis,
+    axis,
     batch: opts.batch ?? 1,
-    prompts: opts.prompts ?? [],
+    prompts: typeof opts.prompts === 'function' ? opts.prompts(axis) : (opts.prompts ?? []),
     probabilities: Boolean(opts.probabilities),
   };
   if (opts.promptedOnly) segOpts.promptedOnly = true;
-  if (opts.slices) segOpts.slices = parseSlices(opts.slices, volume.dims[opts.axis]);
+  if (opts.slices) segOpts.slices = parseSlices(opts.slices, volume.dims[axis]);
   if (opts.keepDepthSession) segOpts.keepDepthSession = true;
   if (opts.onProgress) segOpts.onProgress = opts.onProgress;
   const res = await segmenter.segmentVolume(volume, segOpts);
@@ -79,7 +89,7 @@ export async function segmentFile(segmenter: BoneSegmenter, source: string | Ope
   res.boneVolumeMl = boneMl(res.mask);
   if (opts.probabilities && res.probabilities) writeVolume(opts.probabilities, res.probabilities, { inputs: [input] });
   writeVolume(output, res.mask, { inputs: [input], ...(outFormat === 'dicom-seg' && opts.segAlgorithm ? { algorithm: opts.segAlgorithm(res.attention) } : {}) });
-  return { input, output, dims: volume.dims, spacing: volume.spacing, result: res };
+  return { input, output, dims: volume.dims, spacing: volume.spacing, axis, result: res };
 }
 
 function postprocess(mask: Volume, opts: SegmentFileOptions): void {

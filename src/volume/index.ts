@@ -24,3 +24,5 @@ export {
   type LabelResampleOptions,
   type ResampleOptions,
 } from './resample.js';
+export { adviseSlicingAxis, inPlaneSlicingAxis, ANISOTROPY_RATIO, type SlicingAxisAdvice, type SlicingAxisChoice } from './slicing-axis.js';
+export { affineProblem, usableSpacing, MIN_VOXEL_MM, MAX_VOXEL_MM } from './geometry-rules.js';

@@ -14,6 +14,7 @@ import { loadModel, type BoneSegmenter, type SegmentedVolume } from '../../pipel
 import { expandInputs, outputNameFor } from '../../segment/inputs.js';
 import { segmentFile } from '../../segment/segmentFile.js';
 import { axesWithSliceLast, type Axis } from '../../volume/permute.js';
+import type { SlicingAxisChoice } from '../../volume/slicing-axis.js';
 import { collect, integerOption, parseNumbers } from '../parse.js';
 import { progressBar } from '../progress.js';
 import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
@@ -56,7 +57,7 @@ export function register(program: Command): void {
     .requiredOption('-o, --output <path>', 'output mask file (.nii, .nii.gz, .nrrd, .dcm for DICOM-SEG) or, in batch, a folder')
     .option('--weights <dir>', 'folder with bone_sam.pth and atten.pth (default: $SAB_WEIGHTS, then ~/.cache/segment-any-bone)')
     .option('--no-attention', '2D-only mode: no VNet depth attention (the paper\'s gate g fixed to the 2D branch)')
-    .option('--axis <n>', 'slicing axis in voxel order (official: 2)', '2')
+    .option('--axis <n|auto>', 'slicing axis in voxel order (official: 2); auto = the largest-spacing axis of an anisotropic volume (in-plane slices)', '2')
     .option('--slices <a:b>', 'segment only slices a..b-1 along the axis')
     .option('--point <i,j,k[,label]>', 'prompt point in voxel coordinates, label 1 = bone (default) or 0 = not bone (repeatable)', collect, [])
     .option('--box <a0,b0,a1,b1@s>', 'prompt box: in-plane voxel corners (the two non-slicing axes in order) on slice s (repeatable)', collect, [])
@@ -78,7 +79,7 @@ export function register(program: Command): void {
     .option('--push <base-url>', 'store the DICOM-SEG output on this DICOMweb server (STOW-RS); credentials from SAB_DICOMWEB_*')
     .option('--ca <file>', 'DICOMweb over https: extra CA certificate (PEM)')
     .action(async (inputs: string[], opts: SegmentCliOptions) => {
-      const axis = parseAxis(opts.axis);
+      const axis = parseAxisChoice(opts.axis);
       if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new Error(`--device ${opts.device}: expected cpu or cuda`);
       if (opts.vnetBn !== 'batchstats' && opts.vnetBn !== 'eval') throw new Error(`--vnet-bn ${opts.vnetBn}: expected batchstats or eval`);
       if (!(ENCODER_PRECISIONS as readonly string[]).includes(opts.precision)) throw new Error(`--precision ${opts.precision}: expected float32 or int8`);
@@ -102,7 +103,7 @@ export function register(program: Command): void {
     });
 }
 
-async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: Axis, push?: DicomwebClient): Promise<void> {
+async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: SlicingAxisChoice, push?: DicomwebClient): Promise<void> {
   if (opts.point.length || opts.box.length) throw new Error('prompts (--point/--box) apply to one volume; run them without batch inputs');
   if (opts.probabilities) throw new Error('--probabilities names one file; it cannot be used in batch mode');
   mkdirSync(opts.output, { recursive: true });
@@ -137,7 +138,7 @@ async function runOne(
   input: string,
   output: string,
   opts: SegmentCliOptions,
-  axis: Axis,
+  axisChoice: SlicingAxisChoice,
   report: boolean,
   push?: DicomwebClient,
 ): Promise<SegmentedVolume> {
@@ -148,9 +149,9 @@ async function runOne(
   try {
     file = await segmentFile(segmenter, opened, output, {
       attention: opts.attention,
-      axis,
+      axis: axisChoice,
       batch: opts.batch,
-      prompts: parsePrompts(opts, axis),
+      prompts: (axis) => parsePrompts(opts, axis),
       ...(opts.promptedOnly ? { promptedOnly: true } : {}),
       ...(opts.slices ? { slices: opts.slices } : {}),
       ...(opts.keepLargest !== undefined ? { keepLargest: opts.keepLargest } : {}),
@@ -176,6 +177,7 @@ async function runOne(
       pushedTo: pushedTo ?? null,
       dims,
       spacing,
+      axis: file.axis,
       attention: res.attention,
       slicesSegmented: res.slicesSegmented,
       boneVolumeMl: round(res.boneVolumeMl, 3),
@@ -221,9 +223,14 @@ export function parsePrompts(opts: Pick<SegmentCliOptions, 'point' | 'box'>, axi
   return prompts;
 }
 
+/** `0`, `1`, `2` or `auto` -> the slicing axis choice (auto: resolved per volume from its spacing). */
+export function parseAxisChoice(v: string): SlicingAxisChoice {
+  return v === 'auto' ? 'auto' : parseAxis(v);
+}
+
 /** `0`, `1` or `2` -> the slicing axis. */
 export function parseAxis(v: string): Axis {
-  if (v !== '0' && v !== '1' && v !== '2') throw new Error(`--axis ${v}: expected 0, 1 or 2`);
+  if (v !== '0' && v !== '1' && v !== '2') throw new Error(`--axis ${v}: expected 0, 1, 2 or auto`);
   return Number(v) as Axis;
 }
 

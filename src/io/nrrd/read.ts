@@ -1,5 +1,5 @@
 import { readFileSync, realpathSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { allocVoxels, bytesPerVoxel, HOST_LITTLE_ENDIAN, swapBytesInPlace, voxelsFromBytes } from '../../volume/dtype.js';
 import type { Vec3, Volume, VoxelArray } from '../../volume/types.js';
 import { createVolume, firstNonFinite } from '../../volume/volume.js';
@@ -175,8 +175,8 @@ function payloadSource(bytes: Uint8Array, hdr: NrrdHeader, name: string, opts: R
       realFolder ??= resolve(folder);
       real = resolve(p);
     }
-    const inside = relative(realFolder, real);
-    if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
+    const folderPrefix = realFolder.endsWith(sep) ? realFolder : realFolder + sep;
+    if (!real.startsWith(folderPrefix)) {
       fail(`data file "${dataFile}" resolves to ${real}, outside the header's folder ${realFolder}; detached data is only read ` +
         'from the header\'s folder (pass --allow-external-data, or allowExternalData in the library, if you trust this header)');
     }
