@@ -85,7 +85,17 @@ export async function registerVolumes(fixed: Volume, moving: Volume, opts: Regis
   } catch (err) {
     throw new TransformError(`elastix ${opts.kind} registration failed: ${firstLines(err instanceof Error ? err.message : err)}`);
   }
-  const parameterObject = result.transformParameterObject as ElastixParameterObject;
+  // The transform is a world map, independent of the grid it was estimated on; its file names the output grid
+  // transformix would use, so record the full-resolution fixed grid there (elastix writes Direction column-major).
+  const g = itkGeometry(fixed);
+  const parameterObject = (result.transformParameterObject as ElastixParameterObject).map((stage) => ({
+    ...stage,
+    Size: g.size.map(String),
+    Index: ['0', '0', '0'],
+    Spacing: g.spacing.map(String),
+    Origin: g.origin.map(String),
+    Direction: [0, 1, 2].flatMap((c) => [0, 1, 2].map((r) => String(g.directionRowMajor[3 * r + c]))),
+  }));
   const fixedToMovingWorld = parameterObjectToWorld(parameterObject, 'elastix result');
   if (!fixedToMovingWorld.every(Number.isFinite)) throw new TransformError(`elastix ${opts.kind} registration did not converge (non-finite parameters)`);
   return { parameterObject, fixedToMovingWorld };
