@@ -36,11 +36,12 @@ function stage(transform: string, parameters: number[]): ElastixParameterMap {
 }
 
 describe('elastix transform parameter maps as RAS world maps', () => {
-  for (const [name, map] of [
+  const cases: [string, ElastixParameterMap][] = [
     ['EulerTransform', stage('EulerTransform', [0.05, -0.08, 0.11, 2.5, -1.5, 3])],
     ['EulerTransform (ComputeZYX)', { ...stage('EulerTransform', [0.07, 0.06, -0.09, -1, 2, 0.5]), ComputeZYX: ['true'] }],
     ['AffineTransform', stage('AffineTransform', [1.03, 0.04, -0.02, -0.03, 0.97, 0.05, 0.02, -0.04, 1.01, 1.5, 2, -2.5])],
-  ] as const) {
+  ];
+  for (const [name, map] of cases) {
     it(`${name}: our resampling through it equals transformix's`, async () => {
       const ours = resampleLabels(ph.mask.data, ph.mask, ph.target, { targetToSourceWorld: parameterObjectToWorld([map]) });
       const moving = volumeToItkImage({ ...ph.mask, data: Float32Array.from(ph.mask.data) });
@@ -52,7 +53,7 @@ describe('elastix transform parameter maps as RAS world maps', () => {
         if (ours[i]) foreground++;
       }
       expect(foreground).toBeGreaterThan(1000);
-      // Only voxels sitting on a nearest-neighbour rounding tie could differ; there should be none or very few.
+      // Only voxels on a nearest-neighbour rounding tie could differ (the wrong Euler order differs in 27 voxels).
       expect(differ).toBeLessThanOrEqual(2);
     });
   }
