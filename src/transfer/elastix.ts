@@ -1,8 +1,11 @@
-import { defaultParameterMapNode, elastixNode, readParameterFilesNode, writeParameterFilesNode } from '@itk-wasm/elastix';
+import { defaultParameterMapNode, readParameterFilesNode, writeParameterFilesNode } from '@itk-wasm/elastix';
 import { Image, ImageType } from 'itk-wasm';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { writeFileAtomic } from '../io/atomic.js';
 import { downsampleByBlocks } from '../volume/resample.js';
 import type { Volume } from '../volume/types.js';
@@ -81,14 +84,68 @@ export async function registerVolumes(fixed: Volume, moving: Volume, opts: Regis
   const [f, m] = [coarsened(fixed, spacing), coarsened(moving, spacing)];
   let result;
   try {
-    result = await quietly(() => elastixNode([map], { fixed: volumeToItkImage(f), moving: volumeToItkImage(m) }));
+    result = await elastixInWorker([map], volumeToItkImage(f), volumeToItkImage(m));
   } catch (err) {
     throw new TransformError(`elastix ${opts.kind} registration failed: ${firstLines(err instanceof Error ? err.message : err)}`);
   }
-  const parameterObject = result.transformParameterObject as ElastixParameterObject;
+  // The transform is a world map, independent of the grid it was estimated on; its file names the output grid
+  // transformix would use, so record the full-resolution fixed grid there (elastix writes Direction column-major).
+  const g = itkGeometry(fixed);
+  const parameterObject = result.map((stage) => ({
+    ...stage,
+    Size: g.size.map(String),
+    Index: ['0', '0', '0'],
+    Spacing: g.spacing.map(String),
+    Origin: g.origin.map(String),
+    Direction: [0, 1, 2].flatMap((c) => [0, 1, 2].map((r) => String(g.directionRowMajor[3 * r + c]))),
+  }));
   const fixedToMovingWorld = parameterObjectToWorld(parameterObject, 'elastix result');
   if (!fixedToMovingWorld.every(Number.isFinite)) throw new TransformError(`elastix ${opts.kind} registration did not converge (non-finite parameters)`);
   return { parameterObject, fixedToMovingWorld };
+}
+
+// The registration runs in a worker thread: the WASM pipeline computes synchronously for seconds to minutes, which
+// would freeze the caller's event loop (progress output, servers, test runners). The worker only needs the
+// package, so its code is a small inline script given the package's resolved entry.
+const ELASTIX_ENTRY = pathToFileURL(createRequire(import.meta.url).resolve('@itk-wasm/elastix')).href;
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const captured = [];
+console.log = console.error = (...a) => { captured.push(a.map(String).join(' ')); };
+import(workerData.entry).then(async ({ elastixNode }) => {
+  try {
+    const r = await elastixNode(workerData.parameterObject, { fixed: workerData.fixed, moving: workerData.moving });
+    parentPort.postMessage({ ok: true, parameterObject: r.transformParameterObject });
+  } catch (err) {
+    parentPort.postMessage({ ok: false, message: err instanceof Error ? err.message : 'elastix aborted without a message', captured });
+  }
+}, (err) => parentPort.postMessage({ ok: false, message: 'cannot load @itk-wasm/elastix: ' + err.message, captured }));
+`;
+
+type WorkerReply = { ok: true; parameterObject: ElastixParameterObject } | { ok: false; message: string; captured: string[] };
+
+function elastixInWorker(parameterObject: ElastixParameterObject, fixed: Image, moving: Image): Promise<ElastixParameterObject> {
+  return new Promise((resolvePromise, reject) => {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { entry: ELASTIX_ENTRY, parameterObject, fixed: { ...fixed }, moving: { ...moving } },
+      transferList: [(fixed.data as Float32Array).buffer as ArrayBuffer, (moving.data as Float32Array).buffer as ArrayBuffer],
+    });
+    let settled = false;
+    worker.once('message', (reply: WorkerReply) => {
+      settled = true;
+      void worker.terminate();
+      if (reply.ok) resolvePromise(reply.parameterObject);
+      else reject(new Error([reply.message, ...reply.captured.filter((l) => !/^Build module in Debug mode|^Exception while running pipeline/.test(l))].join('\n')));
+    });
+    worker.once('error', (err) => {
+      settled = true;
+      reject(err);
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new Error(`the elastix worker exited with code ${code}`));
+    });
+  });
 }
 
 /**

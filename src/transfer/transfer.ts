@@ -177,7 +177,7 @@ export async function transferLabels(mask: Volume, t1: Volume, target: Volume, o
   const reasons: string[] = [];
   if (transferredVoxels === 0) reasons.push(`the transferred mask is empty: no bone of ${names.mask} falls inside ${names.other}'s field of view`);
   if (maxShiftFound > maxShift) reasons.push(`the correction moves the mask by up to ${maxShiftFound.toFixed(1)} mm (> --max-shift ${maxShift} mm)`);
-  if (!(after.boundaryScore >= minScore)) reasons.push(`bone-boundary score ${Number.isNaN(after.boundaryScore) ? 'undefined (no boundary with image gradient)' : after.boundaryScore.toFixed(3)} < --min-score ${minScore}`);
+  if (!(after.boundaryScore >= minScore)) reasons.push(`bone-boundary score ${Number.isNaN(after.boundaryScore) ? 'undefined (the outline lies outside one of the images)' : after.boundaryScore.toFixed(3)} < --min-score ${minScore}`);
   const report: TransferReport = {
     register: options.transform ? 'given' : register,
     mode,

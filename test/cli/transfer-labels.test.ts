@@ -78,6 +78,7 @@ describe('sab transfer-labels', () => {
       [['--to', p('t2_aligned.nii.gz'), '--transform', p('missing.txt')], /missing\.txt: no such transform file/],
       [['--to', p('t2_aligned.nii.gz'), '--transform', p('t1.nii.gz')], /t1\.nii\.gz: not .*elastix/],
       [['--to', p('t2_aligned.nii.gz'), '--register', 'similarity'], /--register must be one of none, rigid, affine/],
+      [['--to', p('t2_aligned.nii.gz'), '--transform-out', p('t.txt')], /--transform-out needs --register rigid\|affine or --transform/],
     ];
     for (const [args, message] of bad) {
       const r = await sab(['transfer-labels', p('t1_mask.nii.gz'), '--from', p('t1.nii.gz'), '-o', p('bad.nii.gz'), ...args]);

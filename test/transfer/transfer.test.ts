@@ -50,6 +50,14 @@ describe('transferLabels on a moved T2-like phantom', () => {
     expect(Array.from(rigid.mask.affine)).toEqual(Array.from(ph.target.affine));
   }, 120_000);
 
+  it('--register affine also recovers the mask (DSC >= 0.95) with a near-rigid result', async () => {
+    const affine = await transferLabels(ph.mask, ph.t1, ph.target, { register: 'affine' });
+    expect(affine.parameterObject![0]!.Transform).toEqual(['AffineTransform']);
+    expect(Math.abs(affine.report.rotationDeg - 4)).toBeLessThan(1);
+    expect(dice(asMask(affine.mask), asMask(ph.targetTruth))).toBeGreaterThanOrEqual(0.95);
+    expect(affine.report.verdict).toBe('accepted');
+  }, 120_000);
+
   it('--register none does not: DSC < 0.95 and a rejected verdict', async () => {
     const none = await transferLabels(ph.mask, ph.t1, ph.target, { register: 'none' });
     expect(dice(asMask(none.mask), asMask(ph.targetTruth))).toBeLessThan(0.95);

@@ -46,6 +46,9 @@ export const REJECTED_EXIT_CODE = 2;
 async function single(maskPath: string, opts: TransferCliOptions): Promise<void> {
   if (!opts.from || !opts.to) throw new Error('give --from T1_IMAGE and --to OTHER_IMAGE (or --pairs pairs.csv)');
   if (opts.transform && opts.register !== 'none') throw new Error('--transform applies a given transform; do not combine it with --register');
+  if (opts.transformOut && opts.register === 'none' && !opts.transform) {
+    throw new Error('--transform-out needs --register rigid|affine or --transform (with --register none there is no transform)');
+  }
   const inputs = [maskPath, opts.from, opts.to, ...(opts.transform ? [opts.transform] : [])];
   // Check every output target before the (possibly long) registration, so a bad path fails at once.
   checkWritableTarget(opts.output, inputs);
@@ -72,10 +75,7 @@ async function single(maskPath: string, opts: TransferCliOptions): Promise<void>
     throw new TransferError(`${maskPath}: the transferred mask would be empty (${res.report.reasons.join('; ')}); nothing written`);
   }
   writeVolume(opts.output, res.mask, { inputs });
-  if (opts.transformOut) {
-    if (!res.parameterObject) throw new Error('--transform-out needs --register rigid|affine or --transform (with --register none there is no transform)');
-    await writeTransformFile(opts.transformOut, res.parameterObject, inputs);
-  }
+  if (opts.transformOut && res.parameterObject) await writeTransformFile(opts.transformOut, res.parameterObject, inputs);
   if (opts.preview) writeFileAtomic(opts.preview, transferPreviewPng(other, res.mask), inputs);
   if (opts.json) {
     process.stdout.write(JSON.stringify({ mask: maskPath, from: opts.from, to: opts.to, output: opts.output, transformOut: opts.transformOut ?? null, preview: opts.preview ?? null, ...res.report }, null, 2) + '\n');
