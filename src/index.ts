@@ -7,3 +7,6 @@ export * from './model/index.js';
 export * from './pipeline/index.js';
 export * from './metrics/index.js';
 export * from './weights/index.js';
+export * from './segment/index.js';
+export * from './queue/index.js';
+export * from './transfer/index.js';

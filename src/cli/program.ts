@@ -12,7 +12,10 @@ import { register as registerPreview } from './commands/preview.js';
 import { register as registerPhantom } from './commands/phantom.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerFinetune } from './commands/finetune.js';
+import { register as registerQueue } from './commands/queue.js';
+import { register as registerWorker } from './commands/worker.js';
 import { register as registerDicomweb } from './commands/dicomweb.js';
+import { register as registerTransferLabels } from './commands/transfer-labels.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -39,6 +42,9 @@ export function buildProgram(): Command {
   registerPhantom(program);
   registerServe(program);
   registerFinetune(program);
+  registerQueue(program);
+  registerWorker(program);
   registerDicomweb(program);
+  registerTransferLabels(program);
   return program;
 }

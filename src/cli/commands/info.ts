@@ -3,11 +3,13 @@ import type { DicomSeriesInfo } from '../../io/dicom/series.js';
 import { isDicomInput, listOpenedSeries, readOpenedInput, type OpenedInput } from '../../io/input.js';
 import { openInputWithProgress } from '../input.js';
 import { summarizeVolume, type VolumeSummary } from '../../volume/volume.js';
+import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
 
 interface InfoOptions {
   json?: boolean;
   series?: string;
   volumeIndex?: string;
+  allowExternalData?: boolean;
   ca?: string;
 }
 
@@ -19,10 +21,10 @@ export interface InfoReport {
 }
 
 /** Gather what `sab info` shows: the volume summary, and for DICOM inputs the series list. */
-export function infoReport(spec: string | OpenedInput, opts: { series?: string; volumeIndex?: number }): InfoReport {
+export function infoReport(spec: string | OpenedInput, opts: { series?: string; volumeIndex?: number; allowExternalData?: boolean }): InfoReport {
   const input: OpenedInput = typeof spec === 'string' ? { spec, kind: 'file' } : spec;
   const report: InfoReport = { input: input.spec };
-  const readOpts = { allowNonFinite: true, ...(opts.series !== undefined ? { seriesUid: opts.series } : {}), ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}) };
+  const readOpts = { allowNonFinite: true, ...cliReadOptions(opts), ...(opts.series !== undefined ? { seriesUid: opts.series } : {}), ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}) };
   if (isDicomInput(input.spec)) {
     report.series = listOpenedSeries(input);
     if (report.series.length > 1 && opts.series === undefined) {
@@ -67,6 +69,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .option('--series <uid>', 'DICOM SeriesInstanceUID to describe')
     .option('--volume-index <n>', '0-based volume of a 4D file')
+    .option(...ALLOW_EXTERNAL_DATA)
     .option('--ca <file>', 'DICOMweb over https: extra CA certificate (PEM)')
     .action(async (input: string, opts: InfoOptions) => {
       let volumeIndex: number | undefined;
@@ -75,7 +78,7 @@ export function register(program: Command): void {
         if (!Number.isInteger(volumeIndex) || volumeIndex < 0) throw new Error(`--volume-index must be a non-negative integer, got ${opts.volumeIndex}`);
       }
       const opened = await openInputWithProgress(input, { quiet: Boolean(opts.json), ...(opts.ca ? { ca: opts.ca } : {}) });
-      const report = infoReport(opened, { ...(opts.series !== undefined ? { series: opts.series } : {}), ...(volumeIndex !== undefined ? { volumeIndex } : {}) });
+      const report = infoReport(opened, { allowExternalData: Boolean(opts.allowExternalData), ...(opts.series !== undefined ? { series: opts.series } : {}), ...(volumeIndex !== undefined ? { volumeIndex } : {}) });
       if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else printText(report);
     });

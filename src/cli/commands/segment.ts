@@ -1,21 +1,23 @@
 import type { Command } from 'commander';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ExecutionProvider } from '../../graph/runtime.js';
-import { writeVolume, formatOfPath } from '../../io/dispatch.js';
+import { formatOfPath } from '../../io/dispatch.js';
 import type { DicomwebClient } from '../../io/dicomweb/client.js';
-import { isDicomInput, readOpenedInput } from '../../io/input.js';
+import { segAlgorithm } from '../../segment/segAlgorithm.js';
 import { openInputWithProgress } from '../input.js';
-import { pushSeg, pushTarget, segAlgorithm } from '../seg-output.js';
-import { fillHolesPerSlice, keepLargestComponents, removeSmallComponents } from '../../metrics/postprocess.js';
+import { pushSeg, pushTarget } from '../seg-output.js';
+import { ENCODER_PRECISIONS, type EncoderPrecision } from '../../model/segmentAnyBone.js';
 import type { VNetBatchNormMode } from '../../model/vnet.js';
 import type { VoxelPrompt } from '../../pipeline/prompts.js';
 import { loadModel, type BoneSegmenter, type SegmentedVolume } from '../../pipeline/segmenter.js';
-import type { SegmentVolumeOptions } from '../../pipeline/segmentVolume.js';
+import { expandInputs, outputNameFor } from '../../segment/inputs.js';
+import { segmentFile } from '../../segment/segmentFile.js';
 import { axesWithSliceLast, type Axis } from '../../volume/permute.js';
-import type { Volume } from '../../volume/types.js';
+import type { SlicingAxisChoice } from '../../volume/slicing-axis.js';
 import { collect, integerOption, parseNumbers } from '../parse.js';
 import { progressBar } from '../progress.js';
+import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
 
 interface SegmentCliOptions {
   output: string;
@@ -36,13 +38,13 @@ interface SegmentCliOptions {
   series?: string;
   volumeIndex?: number;
   vnetBn: string;
+  precision: string;
   json?: boolean;
   force?: boolean;
+  allowExternalData?: boolean;
   push?: string;
   ca?: string;
 }
-
-const VOLUME_EXTS = ['.nii', '.nii.gz', '.nrrd', '.nhdr'];
 
 export function register(program: Command): void {
   program
@@ -55,7 +57,7 @@ export function register(program: Command): void {
     .requiredOption('-o, --output <path>', 'output mask file (.nii, .nii.gz, .nrrd, .dcm for DICOM-SEG) or, in batch, a folder')
     .option('--weights <dir>', 'folder with bone_sam.pth and atten.pth (default: $SAB_WEIGHTS, then ~/.cache/segment-any-bone)')
     .option('--no-attention', '2D-only mode: no VNet depth attention (the paper\'s gate g fixed to the 2D branch)')
-    .option('--axis <n>', 'slicing axis in voxel order (official: 2)', '2')
+    .option('--axis <n|auto>', 'slicing axis in voxel order (official: 2); auto = the largest-spacing axis of an anisotropic volume (in-plane slices)', '2')
     .option('--slices <a:b>', 'segment only slices a..b-1 along the axis')
     .option('--point <i,j,k[,label]>', 'prompt point in voxel coordinates, label 1 = bone (default) or 0 = not bone (repeatable)', collect, [])
     .option('--box <a0,b0,a1,b1@s>', 'prompt box: in-plane voxel corners (the two non-slicing axes in order) on slice s (repeatable)', collect, [])
@@ -70,21 +72,26 @@ export function register(program: Command): void {
     .option('--series <uid>', 'DICOM: the SeriesInstanceUID to segment when the folder holds several')
     .option('--volume-index <n>', '4-D input: which volume to segment (0-based)', integerOption('--volume-index', 0))
     .option('--vnet-bn <mode>', 'VNet BatchNorm: batchstats (official behaviour) or eval (running stats)', 'batchstats')
+    .option('--precision <float32|int8>', 'image encoder arithmetic: float32 (faithful) or int8 (faster, opt-in; README "Faster: int8")', 'float32')
     .option('--json', 'print a machine-readable JSON summary instead of text (no progress bar)')
     .option('--force', 'batch: segment again even when the output exists')
+    .option(...ALLOW_EXTERNAL_DATA)
     .option('--push <base-url>', 'store the DICOM-SEG output on this DICOMweb server (STOW-RS); credentials from SAB_DICOMWEB_*')
     .option('--ca <file>', 'DICOMweb over https: extra CA certificate (PEM)')
     .action(async (inputs: string[], opts: SegmentCliOptions) => {
-      const axis = parseAxis(opts.axis);
+      const axis = parseAxisChoice(opts.axis);
       if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new Error(`--device ${opts.device}: expected cpu or cuda`);
       if (opts.vnetBn !== 'batchstats' && opts.vnetBn !== 'eval') throw new Error(`--vnet-bn ${opts.vnetBn}: expected batchstats or eval`);
-      const batchInputs = expandInputs(inputs);
+      if (!(ENCODER_PRECISIONS as readonly string[]).includes(opts.precision)) throw new Error(`--precision ${opts.precision}: expected float32 or int8`);
+      const expanded = expandInputs(inputs);
+      const batchInputs = expanded.batch ? expanded.inputs : undefined;
       if (opts.push && !batchInputs && formatOfPath(opts.output, true) !== 'dicom-seg') throw new Error(`--push stores a DICOM-SEG: give -o a .dcm file (got ${opts.output})`);
       const push = opts.push ? await pushTarget(opts.push, opts.ca) : undefined;
       const segmenter = loadModel(opts.weights, {
         device: opts.device as ExecutionProvider,
         ...(opts.threads ? { threads: opts.threads } : {}),
         vnetBatchNorm: opts.vnetBn as VNetBatchNormMode,
+        precision: opts.precision as EncoderPrecision,
         onNotice: (m) => process.stderr.write(`sab: ${m}\n`),
       });
       try {
@@ -96,58 +103,7 @@ export function register(program: Command): void {
     });
 }
 
-/** Several inputs, a folder of volume files, or a glob: the list to segment in batch; undefined for one input. */
-function expandInputs(inputs: string[]): string[] | undefined {
-  const files: string[] = [];
-  let batch = inputs.length > 1;
-  for (const input of inputs) {
-    if (/[*?]/.test(path.basename(input))) {
-      batch = true;
-      files.push(...globBasename(input));
-    } else if (existsSync(input) && statSync(input).isDirectory() && volumeFilesIn(input).length > 0) {
-      batch = true;
-      files.push(...volumeFilesIn(input));
-    } else files.push(input);
-  }
-  if (!batch) return undefined;
-  if (files.length === 0) throw new Error(`no input volumes match ${inputs.join(' ')}`);
-  return files;
-}
-
-function volumeFilesIn(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((f) => VOLUME_EXTS.some((e) => f.toLowerCase().endsWith(e)))
-    .sort()
-    .map((f) => path.join(dir, f));
-}
-
-/** Minimal glob: * and ? in the last path component (the shell usually expands patterns itself). */
-function globBasename(pattern: string): string[] {
-  const dir = path.dirname(pattern);
-  const re = new RegExp(
-    `^${path
-      .basename(pattern)
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-  );
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => re.test(f))
-    .sort()
-    .map((f) => path.join(dir, f));
-}
-
-function outputNameFor(input: string, outDir: string): string {
-  const base = path.basename(input.replace(/[\\/]+$/, ''));
-  const lower = base.toLowerCase();
-  const ext = VOLUME_EXTS.find((e) => lower.endsWith(e));
-  if (ext) return path.join(outDir, `${base.slice(0, base.length - ext.length)}_bone${ext === '.nhdr' ? '.nrrd' : ext}`);
-  // A DICOM folder or zip: a DICOM-SEG next to the others.
-  return path.join(outDir, `${base.replace(/\.zip$/i, '')}_bone.dcm`);
-}
-
-async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: Axis, push?: DicomwebClient): Promise<void> {
+async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: SlicingAxisChoice, push?: DicomwebClient): Promise<void> {
   if (opts.point.length || opts.box.length) throw new Error('prompts (--point/--box) apply to one volume; run them without batch inputs');
   if (opts.probabilities) throw new Error('--probabilities names one file; it cannot be used in batch mode');
   mkdirSync(opts.output, { recursive: true });
@@ -182,42 +138,36 @@ async function runOne(
   input: string,
   output: string,
   opts: SegmentCliOptions,
-  axis: Axis,
+  axisChoice: SlicingAxisChoice,
   report: boolean,
   push?: DicomwebClient,
 ): Promise<SegmentedVolume> {
-  const outFormat = formatOfPath(output, true);
-  if (!outFormat) throw new Error(`${output}: unknown output format: use .nii, .nii.gz, .nrrd or .dcm (DICOM-SEG)`);
-  if (push && outFormat !== 'dicom-seg') throw new Error(`--push stores a DICOM-SEG, but ${output} is not .dcm`);
-  if (outFormat === 'dicom-seg' && !isDicomInput(input)) {
-    throw new Error(`${output}: DICOM-SEG output needs a DICOM series input (got ${input}); write .nii.gz or .nrrd instead`);
-  }
+  if (push && formatOfPath(output, true) !== 'dicom-seg') throw new Error(`--push stores a DICOM-SEG, but ${output} is not .dcm`);
   const opened = await openInputWithProgress(input, { quiet: Boolean(opts.json), ...(opts.ca ? { ca: opts.ca } : {}) });
-  const volume = readOpenedInput(opened, {
-    ...(opts.series ? { seriesUid: opts.series } : {}),
-    ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}),
-  });
-  const segOpts: SegmentVolumeOptions = {
-    attention: opts.attention,
-    axis,
-    batch: opts.batch,
-    prompts: parsePrompts(opts, axis),
-    probabilities: Boolean(opts.probabilities),
-  };
-  if (opts.promptedOnly) segOpts.promptedOnly = true;
-  if (opts.slices) segOpts.slices = parseSlices(opts.slices, volume.dims[axis]);
-  const bar = progressBar(path.basename(input), Boolean(opts.json));
-  segOpts.onProgress = (done, total) => bar.update(done, total);
-  let res: SegmentedVolume;
+  const bar = progressBar(path.basename(opened.spec), Boolean(opts.json));
+  let file;
   try {
-    res = await segmenter.segmentVolume(volume, segOpts);
+    file = await segmentFile(segmenter, opened, output, {
+      attention: opts.attention,
+      axis: axisChoice,
+      batch: opts.batch,
+      prompts: (axis) => parsePrompts(opts, axis),
+      ...(opts.promptedOnly ? { promptedOnly: true } : {}),
+      ...(opts.slices ? { slices: opts.slices } : {}),
+      ...(opts.keepLargest !== undefined ? { keepLargest: opts.keepLargest } : {}),
+      ...(opts.minSize !== undefined ? { minSize: opts.minSize } : {}),
+      ...(opts.fillHoles ? { fillHoles: true } : {}),
+      ...(opts.probabilities ? { probabilities: opts.probabilities } : {}),
+      ...(opts.series ? { series: opts.series } : {}),
+      ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}),
+      readOptions: cliReadOptions(opts),
+      segAlgorithm: (attention) => segAlgorithm(opts.weights, attention),
+      onProgress: (done, total) => bar.update(done, total),
+    });
   } finally {
     bar.stop();
   }
-  postprocess(res.mask, opts);
-  res.boneVolumeMl = boneMl(res.mask);
-  if (opts.probabilities && res.probabilities) writeVolume(opts.probabilities, res.probabilities, { inputs: [input] });
-  writeVolume(output, res.mask, { inputs: [input], ...(outFormat === 'dicom-seg' ? { algorithm: segAlgorithm(opts.weights, res.attention) } : {}) });
+  const { result: res, dims, spacing } = file;
   const pushedTo = push ? await pushSeg(push, output) : undefined;
   if (report) {
     const summary = {
@@ -225,8 +175,9 @@ async function runOne(
       output,
       probabilities: opts.probabilities ?? null,
       pushedTo: pushedTo ?? null,
-      dims: volume.dims,
-      spacing: volume.spacing,
+      dims,
+      spacing,
+      axis: file.axis,
       attention: res.attention,
       slicesSegmented: res.slicesSegmented,
       boneVolumeMl: round(res.boneVolumeMl, 3),
@@ -236,7 +187,7 @@ async function runOne(
     if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 1)}\n`);
     else {
       process.stdout.write(
-        `wrote ${output}: bone mask ${volume.dims.join('x')}, bone volume ${summary.boneVolumeMl} mL, ` +
+        `wrote ${output}: bone mask ${dims.join('x')}, bone volume ${summary.boneVolumeMl} mL, ` +
           `${res.slicesSegmented} slices in ${summary.seconds} s${res.attention ? '' : ' (2D-only)'}\n`,
       );
       if (opts.probabilities) process.stdout.write(`wrote ${opts.probabilities}: bone probabilities\n`);
@@ -244,21 +195,6 @@ async function runOne(
     }
   }
   return res;
-}
-
-function postprocess(mask: Volume, opts: SegmentCliOptions): void {
-  let data = mask.data as Uint8Array;
-  if (opts.fillHoles) data = fillHolesPerSlice(data, mask.dims);
-  if (opts.minSize) data = removeSmallComponents(data, mask.dims, opts.minSize);
-  if (opts.keepLargest) data = keepLargestComponents(data, mask.dims, opts.keepLargest === true ? 1 : opts.keepLargest);
-  mask.data = data;
-}
-
-function boneMl(mask: Volume): number {
-  let n = 0;
-  const d = mask.data as Uint8Array;
-  for (let i = 0; i < d.length; i++) n += d[i]!;
-  return (n * mask.spacing[0] * mask.spacing[1] * mask.spacing[2]) / 1000;
 }
 
 /** --point i,j,k[,label] and --box a0,b0,a1,b1@s, in voxel coordinates of the input. */
@@ -287,18 +223,15 @@ export function parsePrompts(opts: Pick<SegmentCliOptions, 'point' | 'box'>, axi
   return prompts;
 }
 
-function parseAxis(v: string): Axis {
-  if (v !== '0' && v !== '1' && v !== '2') throw new Error(`--axis ${v}: expected 0, 1 or 2`);
-  return Number(v) as Axis;
+/** `0`, `1`, `2` or `auto` -> the slicing axis choice (auto: resolved per volume from its spacing). */
+export function parseAxisChoice(v: string): SlicingAxisChoice {
+  return v === 'auto' ? 'auto' : parseAxis(v);
 }
 
-function parseSlices(v: string, n: number): [number, number] {
-  const m = /^(\d*):(\d*)$/.exec(v);
-  if (!m) throw new Error(`--slices ${v}: expected a:b (e.g. 10:40)`);
-  const a = m[1] ? Number(m[1]) : 0;
-  const b = m[2] ? Number(m[2]) : n;
-  if (a >= b || b > n) throw new Error(`--slices ${v}: must satisfy 0 <= a < b <= ${n}`);
-  return [a, b];
+/** `0`, `1` or `2` -> the slicing axis. */
+export function parseAxis(v: string): Axis {
+  if (v !== '0' && v !== '1' && v !== '2') throw new Error(`--axis ${v}: expected 0, 1, 2 or auto`);
+  return Number(v) as Axis;
 }
 
 function round(x: number, digits: number): number {

@@ -1,4 +1,5 @@
 import { flipXY } from '../../volume/affine.js';
+import { affineProblem } from '../../volume/geometry-rules.js';
 import { allocVoxels } from '../../volume/dtype.js';
 import type { Vec3, Volume, VoxelArray, VoxelDType } from '../../volume/types.js';
 import { createVolume, firstNonFinite } from '../../volume/volume.js';
@@ -185,6 +186,8 @@ function buildVolume(path: string, uid: string, images: DicomSlice[], opts: Read
   }
   lps[15] = 1;
   const affine = flipXY(lps);
+  const problem = affineProblem(affine);
+  if (problem !== undefined) fail(`the geometry (PixelSpacing, ImageOrientationPatient, slice positions) is unusable: ${problem}`);
 
   const dims: Vec3 = [first.columns, first.rows, n];
   const data = assemblePixels(sorted.map((x) => x.s), dims, fail);
@@ -218,6 +221,15 @@ function assemblePixels(slices: DicomSlice[], dims: Vec3, fail: (p: string) => n
   const bytesPer = first.bitsAllocated / 8;
   const signed = first.pixelRepresentation === 1;
   const rawType: VoxelDType = bytesPer === 1 ? (signed ? 'int8' : 'uint8') : bytesPer === 2 ? (signed ? 'int16' : 'uint16') : signed ? 'int32' : 'uint32';
+  // Every slice's pixel data is checked against rows x columns before the volume is allocated from those numbers.
+  // (Native data only: a compressed frame's decoded size is checked by its codec.)
+  for (const s of slices) {
+    const px = s.pixels!;
+    if (px.encapsulated) continue;
+    const need = ((s.frameIndex ?? 0) + 1) * per * bytesPer;
+    const available = Math.max(0, Math.min(px.length, s.bytes.length - px.offset));
+    if (available < need) fail(`${s.name}: pixel data is truncated (${available} bytes, ${need} needed)`);
+  }
   const rescaled = slices.some((s) => s.rescaleSlope !== 1 || s.rescaleIntercept !== 0);
   const out: VoxelArray = rescaled ? new Float32Array(per * dims[2]) : allocVoxels(rawType, per * dims[2]);
   slices.forEach((s, k) => {

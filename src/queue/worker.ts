@@ -1,0 +1,238 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { ExecutionProvider } from '../graph/runtime.js';
+import { VolumeIOError } from '../io/errors.js';
+import { SegmentationError } from '../pipeline/prompts.js';
+import { loadModel, type BoneSegmenter } from '../pipeline/segmenter.js';
+import { segAlgorithm } from '../segment/segAlgorithm.js';
+import { segmentFile } from '../segment/segmentFile.js';
+import { locateWeights } from '../weights/locate.js';
+import { fileSha256, inputSha256 } from './digest.js';
+import { KEY_PREFIX, openQueue, type OpenQueue, type QueueTarget } from './connection.js';
+import { redactRedisUrl, asTarget } from './redis.js';
+import { appendResult, findResult, type SegmentJobResult } from './results.js';
+import { DEFAULT_QUEUE, parseJobData, segmentFileOptions, SEGMENT_JOB } from './spec.js';
+
+export interface WorkerOptions extends QueueTarget {
+  /** Folder with bone_sam.pth (and atten.pth); default $SAB_WEIGHTS, then the user cache, as `sab segment`. */
+  weights?: string;
+  device?: ExecutionProvider;
+  threads?: number;
+  /** Jobs at once in this process, sharing one loaded model (default 1). */
+  concurrency?: number;
+  /**
+   * Seconds a job stays claimed by a worker that stops renewing its lock (died, lost its machine) before
+   * another worker takes it over (default 30). Must exceed the longest stretch the process is busy without
+   * returning to its event loop (reading and writing one volume).
+   */
+  lockSeconds?: number;
+  /** Exit once nothing is waiting, delayed or active in the queue (a batch job on a cluster). */
+  drain?: boolean;
+  /** Shown in `sab queue status` next to the active job (default host:pid). */
+  name?: string;
+  log?: (line: string) => void;
+}
+
+export interface WorkerSummary {
+  name: string;
+  completed: number;
+  failed: number;
+}
+
+export interface QueueWorker {
+  name: string;
+  /** Resolves when the worker has stopped. */
+  closed: Promise<WorkerSummary>;
+  /** Stop taking jobs, finish the ones running, then close. */
+  stop(): Promise<WorkerSummary>;
+}
+
+/** Progress as stored on a job: slices done of the job's total. */
+export interface SegmentJobProgress {
+  slicesDone: number;
+  slicesTotal: number;
+}
+
+/** Errors that another try cannot fix: the input itself is bad or the job asks for something impossible. */
+function isInputError(e: unknown): boolean {
+  return e instanceof VolumeIOError || e instanceof SegmentationError || (e instanceof Error && e.constructor === Error);
+}
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** sha256 of each weight file the worker loaded, for every result it records. */
+async function weightsFingerprint(dir: string | undefined): Promise<Record<string, string>> {
+  const paths = locateWeights(dir);
+  const out: Record<string, string> = { 'bone_sam.pth': await fileSha256(paths.boneSam) };
+  if (paths.atten) out['atten.pth'] = await fileSha256(paths.atten);
+  return out;
+}
+
+/**
+ * Loads the model once, then takes segmentation jobs from the queue until stopped: each output is written
+ * atomically under the name `sab segment folder/` gives it, its result returned to BullMQ and appended to
+ * `<out>/results.jsonl`. A job whose result is already recorded (and whose output is intact) is not redone.
+ */
+export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const name = opts.name ?? `${os.hostname()}:${process.pid}`;
+  const target = asTarget(opts.redis);
+  const where = redactRedisUrl(target.url);
+  const queueName = opts.queue ?? DEFAULT_QUEUE;
+  const lockMs = Math.round((opts.lockSeconds ?? 30) * 1000);
+
+  // Reach Redis first: a wrong URL or password should not wait for the model to load.
+  const control: OpenQueue = await openQueue(opts, { persistent: true, onProblem: (m) => log(`${name}: ${m}`) });
+  let segmenter: BoneSegmenter;
+  let weights: Record<string, string>;
+  try {
+    weights = await weightsFingerprint(opts.weights);
+    segmenter = loadModel(opts.weights, {
+      ...(opts.device ? { device: opts.device } : {}),
+      ...(opts.threads ? { threads: opts.threads } : {}),
+      onNotice: (m) => log(`${name}: ${m}`),
+    });
+    // Build the graphs before the first job, so no job's lock waits on graph building.
+    await segmenter.model.prepare(false);
+  } catch (e) {
+    await control.close();
+    throw e;
+  }
+  const sabVersion = packageVersion();
+  const stats: WorkerSummary = { name, completed: 0, failed: 0 };
+
+  const processJob = async (job: Job): Promise<SegmentJobResult> => {
+    const id = job.id!;
+    const spec = parseJobData(job.data, id);
+    const prior = findResult(spec.outDir, id);
+    if (prior && (await fileSha256(prior.output).catch(() => '')) === prior.outputSha256) {
+      log(`${name}: job ${id} ${spec.input}: already done (${prior.output}), not redone`);
+      return prior;
+    }
+    const t0 = performance.now();
+    log(`${name}: job ${id} ${spec.input}: started (attempt ${job.attemptsMade + 1})`);
+    try {
+      const sha = await inputSha256(spec.input);
+      if (sha !== spec.inputSha256) throw new Error(`${spec.input}: the file changed after it was queued; queue it again`);
+      if (spec.options.attention) await segmenter.model.prepare(true);
+      let lastReport = 0;
+      const file = await segmentFile(segmenter, spec.input, spec.output, {
+        ...segmentFileOptions(spec),
+        keepDepthSession: true,
+        segAlgorithm: (attention) => segAlgorithm(opts.weights, attention),
+        onProgress: (done, total) => {
+          const now = performance.now();
+          if (done < total && now - lastReport < 1000) return;
+          lastReport = now;
+          const p: SegmentJobProgress = { slicesDone: done, slicesTotal: total };
+          void job.updateProgress(p as unknown as object).catch(() => {});
+        },
+      });
+      const r = file.result;
+      const result: SegmentJobResult = {
+        jobId: id,
+        input: spec.input,
+        inputSha256: spec.inputSha256,
+        output: spec.output,
+        outputSha256: await fileSha256(spec.output),
+        ...(spec.probabilitiesOutput ? { probabilities: spec.probabilitiesOutput } : {}),
+        options: spec.options,
+        dims: file.dims,
+        spacing: file.spacing,
+        slicesSegmented: r.slicesSegmented,
+        attention: r.attention,
+        boneVolumeMl: Math.round(r.boneVolumeMl * 1000) / 1000,
+        timingsMs: {
+          jobMs: Math.round(performance.now() - t0),
+          ...Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v)])),
+        },
+        model: { sabVersion, weights },
+        worker: name,
+        finishedAt: new Date().toISOString(),
+      };
+      await appendResult(control.redis, `${KEY_PREFIX}:${queueName}`, spec.outDir, result);
+      log(`${name}: job ${id}: wrote ${spec.output} (${result.boneVolumeMl} mL, ${(result.timingsMs['jobMs']! / 1000).toFixed(1)} s)`);
+      return result;
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      // A bad input fails its own job at once, with the error `sab segment` prints; anything else is retried.
+      if (isInputError(e)) throw new UnrecoverableError(message);
+      throw e;
+    }
+  };
+
+  const worker = new Worker(
+    queueName,
+    async (job: Job) => {
+      if (job.name !== SEGMENT_JOB) throw new UnrecoverableError(`job ${job.id}: unknown job kind '${job.name}'`);
+      return processJob(job);
+    },
+    {
+      connection: control.redis,
+      prefix: KEY_PREFIX,
+      name,
+      concurrency: opts.concurrency ?? 1,
+      lockDuration: lockMs,
+      stalledInterval: lockMs,
+      maxStalledCount: 2,
+      autorun: false,
+    },
+  );
+  worker.on('completed', () => stats.completed++);
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (final) stats.failed++;
+    log(`${name}: job ${job.id}: ${final ? 'failed' : `attempt ${job.attemptsMade} failed, will retry`}: ${err.message}`);
+  });
+  worker.on('error', () => {
+    // Connection trouble is reported once by the connection itself; BullMQ retries on its own.
+  });
+
+  let closing: Promise<WorkerSummary> | undefined;
+  let resolveClosed!: (s: WorkerSummary) => void;
+  const closed = new Promise<WorkerSummary>((r) => (resolveClosed = r));
+  let drainTimer: NodeJS.Timeout | undefined;
+  const stop = (): Promise<WorkerSummary> => {
+    closing ??= (async () => {
+      if (drainTimer) clearInterval(drainTimer);
+      await worker.close();
+      await segmenter.release();
+      await control.close();
+      log(`${name}: stopped (${stats.completed} completed, ${stats.failed} failed)`);
+      resolveClosed(stats);
+      return stats;
+    })();
+    return closing;
+  };
+  if (opts.drain) {
+    let checking = false;
+    drainTimer = setInterval(() => {
+      if (checking || closing) return;
+      checking = true;
+      control.queue
+        .getJobCounts('waiting', 'delayed', 'prioritized', 'active', 'waiting-children')
+        .then((c) => {
+          if (Object.values(c).every((n) => n === 0)) {
+            log(`${name}: queue drained`);
+            void stop();
+          }
+        })
+        .catch(() => {})
+        .finally(() => (checking = false));
+    }, 1000);
+  }
+  log(`${name}: ready: queue ${queueName} at ${where}, concurrency ${opts.concurrency ?? 1}, device ${opts.device ?? 'cpu'}`);
+  void worker.run();
+  return { name, closed, stop };
+}
+
+/** `sab worker` as a function: runs until `signal` aborts (graceful) or, with `drain`, until the queue is empty. */
+export async function runWorker(opts: WorkerOptions & { signal?: AbortSignal }): Promise<WorkerSummary> {
+  const w = await startWorker(opts);
+  opts.signal?.addEventListener('abort', () => void w.stop(), { once: true });
+  return w.closed;
+}
