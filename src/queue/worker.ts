@@ -8,6 +8,7 @@ import { loadModel, type BoneSegmenter } from '../pipeline/segmenter.js';
 import { segmentFile } from '../segment/segmentFile.js';
 import { locateWeights } from '../weights/locate.js';
 import { fileSha256, inputSha256 } from './digest.js';
+import { QueueError } from './errors.js';
 import { KEY_PREFIX, openQueue, type OpenQueue, type QueueTarget } from './connection.js';
 import { redactRedisUrl, asTarget } from './redis.js';
 import { appendResult, findResult, type SegmentJobResult } from './results.js';
@@ -53,9 +54,13 @@ export interface SegmentJobProgress {
   slicesTotal: number;
 }
 
-/** Errors that another try cannot fix: the input itself is bad or the job asks for something impossible. */
-function isInputError(e: unknown): boolean {
-  return e instanceof VolumeIOError || e instanceof SegmentationError || (e instanceof Error && e.constructor === Error);
+/**
+ * Errors another try cannot fix: the input is bad, or the job asks for something impossible. A problem with
+ * the output (storage not mounted on this machine, disk full) is worth retrying, possibly on another worker.
+ */
+function isInputError(e: unknown, outputs: readonly (string | undefined)[]): boolean {
+  if (e instanceof VolumeIOError) return !outputs.includes(e.file);
+  return e instanceof SegmentationError || e instanceof QueueError;
 }
 
 function packageVersion(): string {
@@ -115,7 +120,7 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
     log(`${name}: job ${id} ${spec.input}: started (attempt ${job.attemptsMade + 1})`);
     try {
       const sha = await inputSha256(spec.input);
-      if (sha !== spec.inputSha256) throw new Error(`${spec.input}: the file changed after it was queued; queue it again`);
+      if (sha !== spec.inputSha256) throw new QueueError(`${spec.input}: the file changed after it was queued; queue it again`);
       if (spec.options.attention) await segmenter.model.prepare(true);
       let lastReport = 0;
       const file = await segmentFile(segmenter, spec.input, spec.output, {
@@ -157,7 +162,7 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       // A bad input fails its own job at once, with the error `sab segment` prints; anything else is retried.
-      if (isInputError(e)) throw new UnrecoverableError(message);
+      if (isInputError(e, [spec.output, spec.probabilitiesOutput])) throw new UnrecoverableError(message);
       throw e;
     }
   };
