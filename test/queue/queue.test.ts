@@ -6,7 +6,7 @@ import type { QueueStatus } from '../../src/queue/status.js';
 import type { SegmentJobResult } from '../../src/queue/results.js';
 import { makePhantom } from '../../src/train/phantom.js';
 import { GOLDEN_DIR, sab, scratch } from '../cli/helpers.js';
-import { HAVE_REDIS, REDIS_SERVER, RedisServer } from './redisServer.js';
+import { HAVE_REDIS, REDIS_SERVER, RedisServer } from '../../src/bench/_redisServer.js';
 import { spawnWorker } from './workers.js';
 
 // `sab queue` + `sab worker` against a real redis-server (started here, AOF on) with real BullMQ and
