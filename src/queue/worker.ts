@@ -123,6 +123,7 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
       if (sha !== spec.inputSha256) throw new QueueError(`${spec.input}: the file changed after it was queued; queue it again`);
       if (spec.options.attention) await segmenter.model.prepare(true);
       let lastReport = 0;
+      const tSeg = performance.now();
       const file = await segmentFile(segmenter, spec.input, spec.output, {
         ...segmentFileOptions(spec),
         keepDepthSession: true,
@@ -134,6 +135,7 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
           void job.updateProgress(p as unknown as object).catch(() => {});
         },
       });
+      const segmentMs = performance.now() - tSeg;
       const r = file.result;
       const result: SegmentJobResult = {
         jobId: id,
@@ -150,6 +152,8 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
         boneVolumeMl: Math.round(r.boneVolumeMl * 1000) / 1000,
         timingsMs: {
           jobMs: Math.round(performance.now() - t0),
+          // What `sab segment` does for one input (read, segment, postprocess, write): the rest of jobMs is the queue's.
+          segmentFileMs: Math.round(segmentMs),
           ...Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v)])),
         },
         model: { sabVersion, weights },
