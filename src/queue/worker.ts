@@ -15,7 +15,7 @@ export interface WorkerOptions extends QueueTarget {
   weights?: string;
   device?: ExecutionProvider;
   threads?: number;
-  /** Jobs at once in this process, sharing one loaded model (default 1). */
+  /** Jobs at once in this process, each in its own thread with its own loaded model (default 1). */
   concurrency?: number;
   /**
    * Seconds a job stays claimed by a worker that stops renewing its lock (died, lost its machine) before
@@ -109,10 +109,11 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
     const t0 = performance.now();
     log(`${name}: job ${id} ${spec.input}: started (attempt ${job.attemptsMade + 1})`);
     let thread = free.pop()!;
-    if (thread.dead) thread = await SegmentThread.start(threadConfig, onNotice);
     let lastReport = 0;
     let outcome;
     try {
+      // A thread that died (it crashed, or ran out of memory) is replaced; the job that was on it was retried.
+      if (thread.dead) thread = await SegmentThread.start(threadConfig, onNotice);
       outcome = await thread.run(spec, (done, total) => {
         const now = performance.now();
         if (done < total && now - lastReport < 1000) return;
