@@ -9,3 +9,4 @@ export * from './metrics/index.js';
 export * from './weights/index.js';
 export * from './segment/index.js';
 export * from './queue/index.js';
+export * from './transfer/index.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeVolume } from '../io/dispatch.js';
 import type { SegmentJobResult } from '../queue/results.js';
-import { makePhantom } from '../train/phantom.js';
+import { makePhantom } from '../train/data/phantom.js';
 import { HAVE_REDIS, REDIS_SERVER, RedisServer } from './_redisServer.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));

@@ -1,41 +1,94 @@
-// Whole-volume benchmark: `sab segment`'s library path on the 74-slice sample MRI, with and without
-// depth attention, next to the sum of the per-stage times measured in the same run.
+// Whole-volume benchmark on the 74-slice sample MRI: `sab segment` as a whole process (the user's figure),
+// then the library path warm: float32 with its stage breakdown (the reference), the opt-in int8 encoder
+// measured in the same run, the agreement of the two, and the speed-up.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readVolume } from '../io/dispatch.js';
-import { loadModel } from '../pipeline/segmenter.js';
+import type { EncoderPrecision } from '../model/segmentAnyBone.js';
+import { PrecisionComparison } from '../pipeline/precisionAgreement.js';
+import { loadModel, type SegmentedVolume } from '../pipeline/segmenter.js';
+import type { SegmentVolumeOptions } from '../pipeline/segmentVolume.js';
 
 const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/golden/', import.meta.url));
 const WRIST = fileURLToPath(new URL('../../../shared/fixtures/mri/wrist_2.nii.gz', import.meta.url));
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** Embeddings of every 4th slice are held for the comparison (4 MB each). */
+const COMPARE_EVERY = 4;
 
-function mb(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const s = (ms: number, digits = 1): string => `${(ms / 1000).toFixed(digits)} s`;
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+
+function breakdown(wall: number, res: SegmentedVolume): string {
+  const t = res.timings;
+  const n = res.slicesSegmented;
+  const other = wall - t.encoderMs - t.decoderMs - t.vnetMs;
+  return (
+    `${s(wall)}  [encoder ${s(t.encoderMs)} (${(t.encoderMs / n).toFixed(0)} ms/slice), fusion + decoder ${s(t.decoderMs)} ` +
+    `(${(t.decoderMs / n).toFixed(0)} ms/slice), VNet ${s(t.vnetMs, 2)}, preprocessing ${s(t.preprocessMs, 2)}, ` +
+    `graph build + sessions ${s(t.setupMs, 2)}; everything but encoder, decoder and VNet ${s(other, 2)}]`
+  );
+}
+
+/** `sab segment` in a fresh process, as a user runs it: wall time and the stage times it reports. */
+function wholeProcess(precision: EncoderPrecision, dir: string): string {
+  const out = path.join(dir, `mask_${precision}.nii.gz`);
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [CLI, 'segment', WRIST, '-o', out, '--weights', GOLDEN, '--precision', precision, '--json'], { encoding: 'utf8' });
+  const wall = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`sab segment failed: ${r.stderr}`);
+  const t = (JSON.parse(r.stdout) as { timingsMs: Record<string, number> }).timingsMs;
+  const model = (t['encoderMs'] ?? 0) + (t['decoderMs'] ?? 0) + (t['vnetMs'] ?? 0);
+  return `${s(wall)}  [encoder + decoder + VNet ${s(model)}; everything else (process start, reading, preprocessing, graph build, sessions, writing) ${s(wall - model, 2)}]`;
 }
 
 export async function run(): Promise<void> {
-  const volume = readVolume(WRIST);
-  const segmenter = loadModel(GOLDEN);
+  const dir = mkdtempSync(path.join(tmpdir(), 'sab-bench-'));
   try {
-    // Warm-up: build graphs and open sessions once (a user pays this once per process).
-    const tw = performance.now();
-    await segmenter.segmentVolume(volume, { slices: [37, 38] });
-    console.log(`graph build + session open + 1 slice: ${(performance.now() - tw).toFixed(0)} ms`);
-    for (const attention of [true, false]) {
-      const t0 = performance.now();
-      const res = await segmenter.segmentVolume(volume, { attention });
-      const wall = performance.now() - t0;
-      const t = res.timings;
-      const stages = t.preprocessMs + t.vnetMs + t.encoderMs + t.decoderMs;
-      console.log(
-        `whole volume ${volume.dims.join('x')} (${res.slicesSegmented} slices), attention ${attention ? 'on ' : 'off'}: ` +
-          `${(wall / 1000).toFixed(1)} s  [stages: preprocess ${(t.preprocessMs / 1000).toFixed(1)} s, VNet ${(t.vnetMs / 1000).toFixed(2)} s, ` +
-          `encoder ${(t.encoderMs / 1000).toFixed(1)} s (${(t.encoderMs / res.slicesSegmented).toFixed(0)} ms/slice), ` +
-          `decoder ${(t.decoderMs / 1000).toFixed(1)} s (${(t.decoderMs / res.slicesSegmented).toFixed(0)} ms/slice); ` +
-          `sum of stages ${(stages / 1000).toFixed(1)} s]`,
-      );
-    }
-    // maxRSS is in kilobytes.
-    console.log(`peak RSS: ${mb(process.resourceUsage().maxRSS * 1024)} (target <= 1.5 GB); targets: <= 30 s per 74-slice volume on 2 cores; the official PyTorch code takes ~235 s here`);
+    console.log(`sab segment, whole process, float32, depth attention: ${wholeProcess('float32', dir)}`);
+    console.log(`sab segment, whole process, int8 encoder, depth attention: ${wholeProcess('int8', dir)}`);
   } finally {
-    await segmenter.release();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const volume = readVolume(WRIST);
+  const f32 = loadModel(GOLDEN);
+  const int8 = loadModel(GOLDEN, { precision: 'int8' });
+  const comparison = new PrecisionComparison((k) => k % COMPARE_EVERY === 0);
+  try {
+    // Warm-up: graphs built and sessions opened once (a user pays this once per process, shown above).
+    for (const m of [f32, int8]) await m.segmentVolume(volume, { slices: [37, 38] });
+    const timed = async (m: typeof f32, options: SegmentVolumeOptions): Promise<[number, SegmentedVolume]> => {
+      const t0 = performance.now();
+      const res = await m.segmentVolume(volume, options);
+      return [performance.now() - t0, res];
+    };
+    const [wallF, resF] = await timed(f32, { attention: true, onSlice: comparison.reference });
+    console.log(`library, warm, float32 (reference), attention on, ${resF.slicesSegmented} slices: ${breakdown(wallF, resF)}`);
+    const [wallQ, resQ] = await timed(int8, { attention: true, onSlice: comparison.candidate });
+    console.log(`library, warm, int8 encoder,         attention on, ${resQ.slicesSegmented} slices: ${breakdown(wallQ, resQ)}`);
+    const a = comparison.figures(resF.mask.data as Uint8Array, resQ.mask.data as Uint8Array);
+    console.log(
+      `int8 vs float32 on the sample volume: embedding error ${a.embeddingError.toExponential(2)}, bone logits error ` +
+        `${a.logitsError.toExponential(2)} (max abs error / max |float32|, ${a.slices} slices: every ${COMPARE_EVERY}th); ` +
+        `mask voxel agreement ${(100 * a.maskAgreement).toFixed(3)}%, DSC ${a.dsc.toFixed(4)} (all slices); ` +
+        `bone ${resF.boneVolumeMl.toFixed(1)} mL (float32) vs ${resQ.boneVolumeMl.toFixed(1)} mL (int8)`,
+    );
+    const perSliceF = resF.timings.encoderMs / resF.slicesSegmented;
+    const perSliceQ = resQ.timings.encoderMs / resQ.slicesSegmented;
+    console.log(
+      `speed-up int8 / float32: encoder ${(perSliceF / perSliceQ).toFixed(2)}x (${perSliceF.toFixed(0)} -> ${perSliceQ.toFixed(0)} ms/slice), ` +
+        `whole volume ${(wallF / wallQ).toFixed(2)}x (${s(wallF)} -> ${s(wallQ)})`,
+    );
+    const [wallN, resN] = await timed(f32, { attention: false });
+    console.log(`library, warm, float32, 2D-only (no VNet/fusion),  ${resN.slicesSegmented} slices: ${breakdown(wallN, resN)}`);
+    // maxRSS is in kilobytes; it includes both models and the held comparison embeddings.
+    console.log(`peak RSS of this bench: ${mb(process.resourceUsage().maxRSS * 1024)} (two models loaded; sab segment alone is lower)`);
+  } finally {
+    await f32.release();
+    await int8.release();
   }
 }
+

@@ -1,125 +1,88 @@
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadCheckpoint } from '../checkpoint/load-checkpoint.js';
-import { createNodeRuntime } from '../graph/runtimeNode.js';
-import { createTrainer, type SamBatch, type TrainerOptions } from '../train/trainer.js';
-
-const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/golden/', import.meta.url));
-
-/** Deterministic pseudo-random fill (the timing does not depend on the values). */
-function fill(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
+import { promisify } from 'node:util';
+import type { RowJob, RowResult } from './_trainRow.js';
 
 /**
- * ms per training iteration (forward + loss + backward, no optimizer) on CPU:
- * stage 1 = encoder + decoder adapters from the image (automatic mode, no attention);
- * stage 2 = fusion + whole decoder from precomputed embeddings with attention.
- * Batch 1 always; batch 8 for stage 2, and for stage 1 when SAB_BENCH_BATCH8_STAGE1=1 (slow on 2 cores).
- * Weights: golden bone_sam.pth or SAB_SAM_WEIGHTS; threads: SAB_THREADS; repeats: SAB_BENCH_REPEATS (default 3).
+ * Fine-tuning speed and memory, the table of issue 13: each row beside the official PyTorch code's
+ * figures (torch 1.13 CPU, 2 threads, measured on this kind of machine and quoted from the issue) and
+ * beside the forward-only time of the same graph (ONNX Runtime runs only the forward + loss nodes
+ * when only the loss is fetched). Every measurement runs in a fresh child process, so "peak RSS" is
+ * that row's own. "step" = one trainer step (forward + loss + backward); "iteration" = a whole
+ * `sab finetune` iteration (sampling, augmentation, step, BatchNorm statistics, AdamW; stage 1 also
+ * runs the VNet step), compared with the trainer step(s) it contains.
+ *
+ * Env: SAB_THREADS, SAB_BENCH_REPEATS (default 3), SAB_BENCH_ROWS (comma-separated row numbers, 1-based),
+ * SAB_BENCH_ARENA=0 / SAB_BENCH_MEMPATTERN=0 (ORT CPU arena / memory pattern off), SAB_BENCH_FINETUNE=0 (steps only).
  */
-export async function run(): Promise<void> {
-  const sd = loadCheckpoint(process.env['SAB_SAM_WEIGHTS'] ?? `${GOLDEN}bone_sam.pth`);
-  const threads = Number(process.env['SAB_THREADS'] ?? 0) || undefined;
-  const runtime = createNodeRuntime(threads ? { threads } : {});
-  const repeats = Number(process.env['SAB_BENCH_REPEATS'] ?? 3);
-  const stage1: Omit<TrainerOptions, 'batch'> = {
-    stage: 'sam',
-    weights: sd,
-    trainable: (k) => k.includes('Adapter.') && (k.startsWith('image_encoder.') || k.startsWith('mask_decoder.')),
-    samInput: 'image',
-    attention: false,
-  };
-  const stage2: Omit<TrainerOptions, 'batch'> = {
-    stage: 'sam',
-    weights: sd,
-    trainable: ['attention_fusion.', 'mask_decoder.'],
-    samInput: 'embedding',
-    attention: true,
-  };
-  const runs: [string, Omit<TrainerOptions, 'batch'>, number][] = [
-    ['stage 1 (encoder+decoder adapters)', stage1, 1],
-    ['stage 2 (fusion+decoder)', stage2, 1],
-    ['stage 2 (fusion+decoder)', stage2, 8],
-  ];
-  if (process.env['SAB_BENCH_BATCH8_STAGE1'] === '1') runs.push(['stage 1 (encoder+decoder adapters)', stage1, 8]);
-  for (const [label, opts, batch] of runs) {
-    const t0 = performance.now();
-    const trainer = await createTrainer(runtime, { ...opts, batch });
-    const buildMs = performance.now() - t0;
-    const input: SamBatch = {
-      target: Float32Array.from(fill(batch * 256 * 256, 3), (v) => (v > 0.6 ? 1 : 0)),
-      ...(opts.samInput === 'image' ? { image: fill(batch * 3 * 1024 * 1024, 1, 2) } : { imageEmbedding: fill(batch * 256 * 64 * 64, 1, 0.5) }),
-      ...(opts.attention ? { attentionMap: Float32Array.from(fill(batch * 64 * 64, 2), (v) => 0.5 + 0.5 * v) } : {}),
-    };
-    await trainer.step(input); // warm-up
-    const times: number[] = [];
-    const cpu0 = process.cpuUsage();
-    for (let i = 0; i < repeats; i++) {
-      const t = performance.now();
-      await trainer.step(input);
-      times.push(performance.now() - t);
-    }
-    const cpu = process.cpuUsage(cpu0);
-    await trainer.release();
-    times.sort((p, q) => p - q);
-    const nParams = [...trainer.params.values()].reduce((p, a) => p + a.length, 0);
-    process.stdout.write(
-      `${label}, batch ${batch}: ${times[Math.floor(times.length / 2)]!.toFixed(0)} ms/iteration (median of ${repeats}; min ${times[0]!.toFixed(0)}), ` +
-        `process CPU ${((cpu.user + cpu.system) / 1000 / repeats).toFixed(0)} ms/iteration, build+session ${buildMs.toFixed(0)} ms, ` +
-        `${trainer.paramNames.length} tensors / ${nParams} trainable values, ${trainer.graph.differentiatedOps} ops differentiated, ` +
-        `peak RSS so far ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB\n`,
-    );
-  }
-  if (process.env['SAB_BENCH_FINETUNE'] !== '0') await finetuneIterations(runtime);
+
+interface Row {
+  name: string;
+  model: RowJob['model'];
+  batch: number;
+  torch: { ms: number; gib: number };
+  /** Whole finetune iterations to time (stage rows only). */
+  iterations?: number;
 }
 
-// ---------------------------------------------------------------------------------------------------
-// sab finetune iterations (the whole loop: sampling/augmentation, training step, BatchNorm running
-// statistics, AdamW update). Stage 1 = SAM encoder+decoder adapters from the image AND one VNet step
-// (64^3) per iteration; stage 2 = fusion + decoder from cached embeddings with hybrid prompting.
-// ---------------------------------------------------------------------------------------------------
+const ROWS: Row[] = [
+  { name: 'stage 2 (fusion + decoder from cached embeddings), batch 1', model: 'sam2', batch: 1, torch: { ms: 392, gib: 0.64 }, iterations: 10 },
+  { name: 'stage 2, batch 8', model: 'sam2', batch: 8, torch: { ms: 2960, gib: 1.93 }, iterations: 7 },
+  { name: 'stage 1 (encoder + decoder adapters), batch 1', model: 'sam1', batch: 1, torch: { ms: 3090, gib: 1.8 }, iterations: 4 },
+  { name: 'stage 1, batch 2', model: 'sam1', batch: 2, torch: { ms: 6000, gib: 2.87 }, iterations: 4 },
+  { name: 'VNet (BCE + Tversky, 64^3), batch 1', model: 'vnet', batch: 1, torch: { ms: 1650, gib: 1.32 } },
+];
 
-async function finetuneIterations(runtime: ReturnType<typeof createNodeRuntime>): Promise<void> {
-  const { mkdtempSync, rmSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { writePhantomSet } = await import('../train/phantom.js');
-  const { finetune } = await import('../train/finetune.js');
-  const dir = mkdtempSync(join(tmpdir(), 'sab-bench-finetune-'));
-  try {
-    const data = join(dir, 'data');
-    writePhantomSet(data, { count: 3, seed: 1, dims: [64, 64, 16] });
-    const stage1Batch8 = process.env['SAB_BENCH_BATCH8_STAGE1'] === '1';
-    // Stage 1 at batch 8 needs minutes per iteration on 2 cores (8 encoder backward passes + 8 VNet volumes): batch 2 by default.
-    const runs: [1 | 2, number, number][] = [[2, 1, 10], [2, 8, 8], [1, 1, 3], [1, stage1Batch8 ? 8 : 2, 3]];
-    for (const [stage, batch, iterations] of runs) {
-      const stamps: number[] = [];
-      const t0 = performance.now();
-      await finetune({
-        data, weights: process.env['SAB_WEIGHTS_DIR'] ?? GOLDEN, outDir: join(dir, `out-${stage}-${batch}`), stages: String(stage) as '1' | '2',
-        iterations, batch, warmup: 2, valEvery: 1000, checkpointEvery: 1000, valSlices: 1, seed: 1, runtime,
-        onProgress: () => stamps.push(performance.now()),
-      });
-      const total = performance.now() - t0;
-      // Steady state: intervals between completed iterations, without the first ones (embedding cache filling) and the last (validation, export).
-      const skip = stage === 2 ? Math.min(3, iterations - 2) : 0;
-      const intervals = stamps.slice(1, -1).map((t, i) => t - stamps[i]!).slice(skip);
-      intervals.sort((p, q) => p - q);
-      const med = intervals.length ? intervals[Math.floor(intervals.length / 2)]!.toFixed(0) : 'n/a';
-      const note = stage === 1 && batch === 2 ? ' (batch 2 instead of 8: batch 8 is minutes per iteration here; SAB_BENCH_BATCH8_STAGE1=1 runs it)' : '';
-      process.stdout.write(
-        `finetune stage ${stage}, batch ${batch}: ${med} ms/iteration (median of ${intervals.length} steady iterations; first iteration ${(stamps[0]! - t0).toFixed(0)} ms incl. graph build` +
-          `${stage === 2 ? ', VNet attention and embedding precompute' : ''}; whole run ${(total / 1000).toFixed(1)} s for ${iterations} iterations incl. validation and export), ` +
-          `peak RSS so far ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB${note}\n`,
-      );
+const exec = promisify(execFile);
+const child = fileURLToPath(new URL('./_trainRow.js', import.meta.url));
+
+async function measure(job: RowJob): Promise<RowResult> {
+  const { stdout } = await exec(process.execPath, [child, JSON.stringify(job)], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as RowResult;
+}
+
+const ms = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '-' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(0)} ms`);
+const gib = (mib: number | undefined) => (mib === undefined ? '-' : `${(mib / 1024).toFixed(2)} GiB`);
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) ? '-' : `${(a / b).toFixed(2)}x`);
+
+export async function run(): Promise<void> {
+  const repeats = Number(process.env['SAB_BENCH_REPEATS'] ?? 3);
+  const threads = Number(process.env['SAB_THREADS'] ?? 0) || undefined;
+  const memory = {
+    ...(process.env['SAB_BENCH_ARENA'] === '0' ? { cpuMemArena: false } : {}),
+    ...(process.env['SAB_BENCH_MEMPATTERN'] === '0' ? { memPattern: false } : {}),
+  };
+  const wanted = process.env['SAB_BENCH_ROWS']?.split(',').map(Number);
+  const base = { repeats, ...(threads ? { threads } : {}), ...memory };
+  process.stdout.write(
+    `ONNX Runtime CPU${threads ? `, ${threads} threads` : ''}, CPU arena ${memory.cpuMemArena === false ? 'off' : 'on'}, memory pattern ${memory.memPattern === false ? 'off' : 'on'}; ` +
+      `median of ${repeats} after a warm-up; PyTorch figures quoted from issue 13 (torch 1.13 CPU, 2 threads).\n`,
+  );
+  const lines = [
+    '| row | PyTorch ms/it, peak | ours: step | forward only | step / forward | step RSS | sab finetune iteration | iteration / step(s) | iteration RSS | step vs PyTorch (time, memory) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  const vnetSteps = new Map<number, number>();
+  for (const [i, row] of ROWS.entries()) {
+    if (wanted && !wanted.includes(i + 1)) continue;
+    const step = await measure({ kind: 'step', model: row.model, batch: row.batch, ...base });
+    let it: RowResult | undefined;
+    let reference = step.stepMs;
+    if (row.iterations && process.env['SAB_BENCH_FINETUNE'] !== '0') {
+      it = await measure({ kind: 'finetune', model: row.model, batch: row.batch, iterations: row.iterations, ...base });
+      if (row.model === 'sam1') {
+        // A stage-1 iteration also runs one VNet step at the same batch: compare with both steps.
+        if (!vnetSteps.has(row.batch)) vnetSteps.set(row.batch, (await measure({ kind: 'step', model: 'vnet', batch: row.batch, ...base })).stepMs!);
+        reference = step.stepMs! + vnetSteps.get(row.batch)!;
+      }
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    const refNote = row.model === 'sam1' && it ? ` (SAM + VNet steps ${ms(reference)})` : '';
+    lines.push(
+      `| ${row.name} | ${ms(row.torch.ms)}, ${row.torch.gib.toFixed(2)} GiB | ${ms(step.stepMs)} | ${ms(step.forwardMs)} | ${ratio(step.stepMs, step.forwardMs)} | ${gib(step.peakRssMiB)} | ` +
+        `${it ? `${ms(it.iterationMs)} (median of ${it.iterationsTimed})` : '-'} | ${it ? ratio(it.iterationMs, reference) + refNote : '-'} | ${it ? gib(it.peakRssMiB) : '-'} | ` +
+        `${ratio(step.stepMs, row.torch.ms)}, ${ratio(step.peakRssMiB / 1024, row.torch.gib)} |`,
+    );
+    process.stdout.write(`${lines.at(-1)}\n`);
   }
+  process.stdout.write(`\n${lines.join('\n')}\n`);
 }

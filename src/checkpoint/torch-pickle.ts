@@ -82,9 +82,19 @@ export interface StorageRef {
   viewMetadata: unknown;
 }
 
+/** Short text of an unpickled value for messages; damaged pickles can hold BigInts and cycles, which JSON cannot. */
+function describePickled(v: unknown): string {
+  try {
+    const text = JSON.stringify(v, (_k, x: unknown) => (x instanceof StorageType ? x.qualifiedName : typeof x === 'bigint' ? `${x}n` : x)) ?? String(v);
+    return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+  } catch {
+    return `(a ${Array.isArray(v) ? 'list' : typeof v} that cannot be shown)`;
+  }
+}
+
 export function parseStoragePid(pid: unknown, fileName: string): StorageRef {
   const bad = (): never => {
-    throw new CheckpointError(fileName, `malformed persistent id ${JSON.stringify(pid, (_k, v: unknown) => (v instanceof StorageType ? v.qualifiedName : v))}`);
+    throw new CheckpointError(fileName, `malformed persistent id ${describePickled(pid)}`);
   };
   if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) return bad();
   const [, type, key, , count, viewMetadata] = pid as unknown[];

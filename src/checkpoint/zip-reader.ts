@@ -82,6 +82,7 @@ export class ZipArchive {
       const extraLen = this.view.getUint16(p + 30, true);
       const commentLen = this.view.getUint16(p + 32, true);
       let localHeaderOffset = this.view.getUint32(p + 42, true);
+      if (p + 46 + nameLen + extraLen + commentLen > n) this.fail(`damaged zip archive: central directory entry ${i} runs past the end of the file`);
       const name = decoder.decode(this.bytes.subarray(p + 46, p + 46 + nameLen));
       // Zip64 extended information: only the fields saturated in the fixed header are present, in this order.
       let e = p + 46 + nameLen;
@@ -91,9 +92,11 @@ export class ZipArchive {
         const len = this.view.getUint16(e + 2, true);
         if (id === 0x0001) {
           let q = e + 4;
-          if (size === U32_MAX) (size = this.u64(q)), (q += 8);
-          if (compressedSize === U32_MAX) (compressedSize = this.u64(q)), (q += 8);
-          if (localHeaderOffset === U32_MAX) localHeaderOffset = this.u64(q);
+          const fieldEnd = Math.min(extraEnd, e + 4 + len);
+          const next = (): number => (q + 8 <= fieldEnd ? this.u64((q += 8) - 8) : this.fail(`damaged zip archive: zip64 field of entry ${i} is too short`));
+          if (size === U32_MAX) size = next();
+          if (compressedSize === U32_MAX) compressedSize = next();
+          if (localHeaderOffset === U32_MAX) localHeaderOffset = next();
         }
         e += 4 + len;
       }
@@ -115,6 +118,8 @@ export class ZipArchive {
     const raw = this.bytes.subarray(start, end);
     if (entry.method === 0) return raw;
     if (entry.method === 8) {
+      // Deflate expands at most ~1032:1, so a larger declared size is damage, refused before allocating it.
+      if (entry.size > raw.length * 1032 + 1024) this.fail(`damaged zip archive: ${entry.name} declares ${entry.size} bytes from ${raw.length} compressed`);
       try {
         return inflateSync(raw, { out: new Uint8Array(entry.size) });
       } catch (err) {

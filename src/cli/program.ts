@@ -14,6 +14,8 @@ import { register as registerServe } from './commands/serve.js';
 import { register as registerFinetune } from './commands/finetune.js';
 import { register as registerQueue } from './commands/queue.js';
 import { register as registerWorker } from './commands/worker.js';
+import { register as registerDicomweb } from './commands/dicomweb.js';
+import { register as registerTransferLabels } from './commands/transfer-labels.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -42,5 +44,7 @@ export function buildProgram(): Command {
   registerFinetune(program);
   registerQueue(program);
   registerWorker(program);
+  registerDicomweb(program);
+  registerTransferLabels(program);
   return program;
 }

@@ -6,7 +6,7 @@ export interface Progress {
 }
 
 /** A slices-done bar with ETA on a terminal (stderr); silent when stderr is not a TTY or when quiet. */
-export function progressBar(label: string, quiet = false, unit: 'slices' | 'bytes' = 'slices'): Progress {
+export function progressBar(label: string, quiet = false, unit: 'slices' | 'bytes' | 'instances' = 'slices'): Progress {
   if (quiet || !process.stderr.isTTY) return { update: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     {

@@ -287,7 +287,11 @@ export class GraphBuilder {
       producerName: 'segment-any-bone',
       producerVersion: '0.1.0',
       docString: this.docString,
-      opsetImport: [{ domain: '', version: this.opset }],
+      // Contrib ops (e.g. com.microsoft's quantized kernels) need their domain imported too.
+      opsetImport: [
+        { domain: '', version: this.opset },
+        ...[...new Set(this.records.map((r) => r.domain).filter((d) => d !== ''))].map((domain) => ({ domain, version: 1 })),
+      ],
       graph: {
         name: this.name,
         node: this.records.map((r) => ({

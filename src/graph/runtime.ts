@@ -11,6 +11,9 @@ export interface RuntimeOptions {
   threads?: number;
   /** Called with a one-line notice, e.g. when CUDA is unavailable and CPU is used instead. */
   onNotice?: (message: string) => void;
+  /** ONNX Runtime's CPU memory arena and memory-pattern planning (both on by default, as in ORT). */
+  cpuMemArena?: boolean;
+  memPattern?: boolean;
 }
 
 /** The slice of the onnxruntime-{node,web} module we use; both packages export this shape. */
@@ -122,6 +125,8 @@ export class Runtime {
       graphOptimizationLevel: 'all',
     };
     if (this.options.threads) opts.intraOpNumThreads = this.options.threads;
+    if (this.options.cpuMemArena !== undefined) opts.enableCpuMemArena = this.options.cpuMemArena;
+    if (this.options.memPattern !== undefined) opts.enableMemPattern = this.options.memPattern;
     // Several sessions take turns (encoder, decoder, fusion): idle pools must not spin on the cores the
     // next session needs (measured: decoder 67 -> 44 ms per slice inside the volume loop).
     opts.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };

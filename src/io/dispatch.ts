@@ -17,7 +17,7 @@ export function formatOfPath(path: string, forWriting = false): VolumeFormat | u
   if (p.endsWith('.nii') || p.endsWith('.nii.gz')) return 'nifti';
   if (p.endsWith('.nrrd') || p.endsWith('.nhdr')) return 'nrrd';
   if (forWriting) return p.endsWith('.dcm') ? 'dicom-seg' : undefined;
-  if (p.endsWith('.zip')) return 'dicom';
+  if (p.endsWith('.zip') || p.endsWith('.dcm')) return 'dicom'; // a .dcm file: one (e.g. Enhanced multi-frame) object
   try {
     if (statSync(path).isDirectory()) return 'dicom';
   } catch {
@@ -26,7 +26,7 @@ export function formatOfPath(path: string, forWriting = false): VolumeFormat | u
   return undefined;
 }
 
-/** Read a NIfTI (.nii/.nii.gz), NRRD (.nrrd/.nhdr) or DICOM series (folder or .zip) as a RAS volume. */
+/** Read a NIfTI (.nii/.nii.gz), NRRD (.nrrd/.nhdr) or DICOM series (folder, .zip, or one multi-frame .dcm) as a RAS volume. */
 export function readVolume(path: string, opts: ReadOptions = {}): Volume {
   switch (formatOfPath(path)) {
     case 'nifti': return readNifti(path, opts);

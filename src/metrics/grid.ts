@@ -1,4 +1,4 @@
-import { invertAffine } from '../volume/affine.js';
+import { resampleLabels } from '../volume/resample.js';
 import { MetricsInputError } from './errors.js';
 
 /** A voxel grid: dims plus the row-major 4x4 voxel->world (mm) affine. */
@@ -27,31 +27,10 @@ export function gridMismatch(a: MaskGrid, b: MaskGrid, tolerance = GRID_TOLERANC
  * (outside the source grid -> 0). Returns a Uint8Array of non-zero flags, i.e. a binary mask.
  */
 export function resampleMaskNearest(values: ArrayLike<number>, from: MaskGrid, to: MaskGrid): Uint8Array {
-  const [X, Y, Z] = [to.dims[0], to.dims[1], to.dims[2]];
-  const [SX, SY, SZ] = [from.dims[0], from.dims[1], from.dims[2]];
   if (Math.abs(det3(from.affine)) < 1e-12) throw new MetricsInputError('voxel->world affine of the resampled mask is singular');
-  const inv = invertAffine(Float64Array.from(from.affine));
-  const A = to.affine;
-  // target voxel -> source voxel is one affine map M = inv(from) * to
-  const M = new Float64Array(12);
-  for (let r = 0; r < 3; r++) {
-    for (let c = 0; c < 4; c++) {
-      M[4 * r + c] = inv[4 * r] * A[c] + inv[4 * r + 1] * A[4 + c] + inv[4 * r + 2] * A[8 + c] + (c === 3 ? inv[4 * r + 3] : 0);
-    }
-  }
-  const out = new Uint8Array(X * Y * Z);
-  let o = 0;
-  for (let z = 0; z < Z; z++) {
-    for (let y = 0; y < Y; y++) {
-      for (let x = 0; x < X; x++, o++) {
-        const si = Math.round(M[0] * x + M[1] * y + M[2] * z + M[3]);
-        const sj = Math.round(M[4] * x + M[5] * y + M[6] * z + M[7]);
-        const sk = Math.round(M[8] * x + M[9] * y + M[10] * z + M[11]);
-        if (si < 0 || sj < 0 || sk < 0 || si >= SX || sj >= SY || sk >= SZ) continue;
-        out[o] = values[si + SX * (sj + SY * sk)] !== 0 ? 1 : 0;
-      }
-    }
-  }
+  const labels = resampleLabels(values, from, to);
+  const out = new Uint8Array(labels.length);
+  for (let i = 0; i < out.length; i++) out[i] = labels[i] !== 0 ? 1 : 0;
   return out;
 }
 

@@ -50,5 +50,7 @@ export { enclosedVolume, surfaceArea, edgeReport, meshBounds } from './mesh-meas
 export { encodeStl, encodeObj, decodeStl } from './mesh-format.js';
 export type { PreviewOptions, RgbaImage, Rgb } from './preview.js';
 export { renderMontage, encodePng, percentileWindow, previewSlices } from './preview.js';
+export type { ColourKeyEntry, LabelOptions } from './preview-labels.js';
+export { labelledMontagePng } from './preview-labels.js';
 export type { ResampleMode, GridAlignOptions } from './volume-mask.js';
 export { maskFromVolume, maskOnGrid } from './volume-mask.js';

@@ -27,6 +27,8 @@ export interface RgbaImage {
   data: Uint8Array;
   /** Slice indices (third axis) shown, in tile order (left to right, top to bottom). */
   slices: number[];
+  /** Tile geometry of a montage (tile i at column i % cols, row floor(i / cols)), for labelling. */
+  tiles?: { width: number; height: number; cols: number; gap: number };
 }
 
 /** 1st and 99th percentile of the intensities (on at most ~2M evenly strided samples), for grey windowing. */
@@ -126,7 +128,7 @@ export function renderMontage(image: ArrayLike<number>, dims: Vec3, mask: Uint8A
       }
     }
   });
-  return { width, height, data, slices };
+  return { width, height, data, slices, tiles: { width: X, height: Y, cols, gap } };
 }
 
 /** PNG bytes of an RGBA raster (pngjs). */

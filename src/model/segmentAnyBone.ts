@@ -1,5 +1,6 @@
 import type { StateDict } from '../checkpoint/tensor.js';
 import type { GraphBuilder } from '../graph/builder.js';
+import { quantizeMatMulWeights } from '../graph/quantize.js';
 import type { Runtime, Session } from '../graph/runtime.js';
 import { buildDecoderGraph } from './decoderGraph.js';
 import { buildFusionGraph } from './fusion.js';
@@ -12,7 +13,16 @@ export interface SegmentAnyBoneOptions {
    * never switches the VNet to eval mode (minus its random Dropout3d); 'eval' uses the running stats.
    */
   vnetBatchNorm?: VNetBatchNormMode;
+  /**
+   * Image encoder arithmetic: 'float32' (default, faithful) or 'int8' (opt-in: its MatMul weights int8
+   * per column, activations quantized per tensor at run time; see graph/quantize.ts and the README's
+   * agreement figures). The decoder, fusion and VNet stay float32.
+   */
+  precision?: EncoderPrecision;
 }
+
+export type EncoderPrecision = 'float32' | 'int8';
+export const ENCODER_PRECISIONS: readonly EncoderPrecision[] = ['float32', 'int8'];
 
 /** Sparse prompt in the 1024x1024 encoder frame, already padded the SAM way (see encodePrompts). */
 export interface EncodedPrompt {
@@ -43,6 +53,8 @@ type DecoderKey = `${'auto' | 'prompt'}:${'att' | 'noatt'}`;
  */
 export class SegmentAnyBone {
   private readonly sessions = new Map<string, Promise<Session>>();
+  /** Milliseconds spent building graphs (and loading lazily loaded weights) and opening sessions, in all. */
+  setupMs = 0;
 
   constructor(
     readonly runtime: Runtime,
@@ -57,6 +69,10 @@ export class SegmentAnyBone {
 
   get hasDepthAttention(): boolean {
     return this.vnetWeights !== undefined;
+  }
+
+  get precision(): EncoderPrecision {
+    return this.options.precision ?? 'float32';
   }
 
   get vnetBatchNorm(): VNetBatchNormMode {
@@ -143,7 +159,12 @@ export class SegmentAnyBone {
   }
 
   private encoderSession(): Promise<Session> {
-    return this.open('encoder', () => buildEncoderGraph(this.sam, { batch: 'N' }));
+    const precision = this.precision;
+    return this.open(`encoder:${precision}`, () => {
+      const g = buildEncoderGraph(this.sam, { batch: 'N' });
+      if (precision === 'int8') quantizeMatMulWeights(g);
+      return g;
+    });
   }
 
   private vnetSession(): Promise<Session> {
@@ -166,11 +187,16 @@ export class SegmentAnyBone {
   private open(key: string, build: () => GraphBuilder): Promise<Session> {
     let s = this.sessions.get(key);
     if (!s) {
-      s = Promise.resolve().then(() => {
-        const g = build();
-        const bytes = g.toBytes();
-        g.initializers.clear(); // drop the builder's references before ONNX Runtime copies the weights
-        return this.runtime.session(bytes, g.name);
+      s = Promise.resolve().then(async () => {
+        const t0 = performance.now();
+        try {
+          const g = build();
+          const bytes = g.toBytes();
+          g.initializers.clear(); // drop the builder's references before ONNX Runtime copies the weights
+          return await this.runtime.session(bytes, g.name);
+        } finally {
+          this.setupMs += performance.now() - t0;
+        }
       });
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));

@@ -1,6 +1,4 @@
-import { PreprocessError } from './preprocessTypes.js';
-import { VNET_SIZE } from './preprocessVnet.js';
-import { expf32 } from './preprocessFloat32Math.js';
+import { PreprocessError, VNET_SIZE, expf32 } from './preprocess/index.js';
 
 const f32 = Math.fround;
 

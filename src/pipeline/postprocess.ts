@@ -1,5 +1,4 @@
-import { PreprocessError } from './preprocessTypes.js';
-import { resizeNearestPillow } from './preprocessResize.js';
+import { PreprocessError, resizeNearestPillow } from './preprocess/index.js';
 
 /**
  * Binary mask from mask-decoder logits laid out (1, C, H, W): channel `channel` (1 = bone for the official

@@ -3,12 +3,8 @@ import { encodePrompts } from '../model/promptEncoder.js';
 import { axesWithSliceLast, inverseOrder, permuteVoxels, type Axis } from '../volume/permute.js';
 import { attentionMapForSlice, sigmoid } from './attention.js';
 import { maskFromLogits, maskToSliceGrid, writeSliceIntoVolume } from './postprocess.js';
-import { encoderInputFromSlice } from './preprocessEncoder.js';
-import { percentileBounds } from './preprocessPercentile.js';
-import { resizeBilinearPillow, resizeNearestPillow } from './preprocessResize.js';
-import type { VoxelArray } from './preprocessTypes.js';
-import { vnetInputFromVolume } from './preprocessVnet.js';
-import { normaliseVolume, sliceToUint8 } from './preprocessVolume.js';
+import { writeEncoderInput, percentileBounds, resizeBilinearPillow, resizeNearestPillow, vnetInputFromVolume, normaliseVolume, sliceToUint8 } from './preprocess/index.js';
+import type { VoxelArray } from '../volume/types.js';
 import { SegmentationError, promptsBySlice, toEncoderFrame, type VoxelPrompt } from './prompts.js';
 
 const ENCODER_SIZE = 1024;
@@ -30,6 +26,8 @@ export interface SegmentVolumeOptions {
   /** Also return per-voxel bone probabilities (sigmoid of the bone logit, nearest-resized like the mask). */
   probabilities?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Called after each slice with its image embedding and bone logits (e.g. to compare precisions). */
+  onSlice?: (slice: SliceOutputs) => void;
   /** Keep the VNet session open after use (default: close it; it runs once per volume). */
   keepDepthSession?: boolean;
 }
@@ -40,7 +38,20 @@ export interface SegmentVolumeResult {
   probabilities?: Float32Array;
   slicesSegmented: number;
   attention: boolean;
-  timings: { preprocessMs: number; vnetMs: number; encoderMs: number; decoderMs: number; totalMs: number };
+  /** Stage times in ms; setupMs is graph building + session opening (first use only), not in the others. */
+  timings: { preprocessMs: number; vnetMs: number; encoderMs: number; decoderMs: number; setupMs: number; totalMs: number };
+}
+
+/** One segmented slice's intermediate outputs (views valid during the onSlice call only). */
+export interface SliceOutputs {
+  /** Slice index along the slicing axis. */
+  index: number;
+  /** [256,64,64] image embedding. */
+  embedding: Float32Array;
+  /** [256,256] bone logits (channel 1 of the low-res logits; the maximum over a slice's prompt calls). */
+  boneLogits: Float32Array;
+  /** [256,256] 0/1 low-res mask (the union over a slice's prompt calls). */
+  mask256: Uint8Array;
 }
 
 export interface VolumeGrid {
@@ -84,14 +95,29 @@ export async function segmentVolume(
   const normalised = normaliseVolume({ data, dims }, bounds);
   let preprocessMs = performance.now() - tPre;
 
+  // Times a stage, moving the graph building / session opening it triggered into setupMs.
+  let setupMs = 0;
+  const timed = async <T>(work: () => Promise<T>, add: (ms: number) => void): Promise<T> => {
+    const t = performance.now();
+    const s = model.setupMs;
+    try {
+      return await work();
+    } finally {
+      const setup = model.setupMs - s;
+      setupMs += setup;
+      add(performance.now() - t - setup);
+    }
+  };
+
   let vnetMs = 0;
   let sigmoid64: Float32Array | undefined;
   if (useAttention && todo.length > 0) {
-    const tv = performance.now();
-    const input = vnetInputFromVolume(normalised, dims);
-    sigmoid64 = sigmoid((await model.depthProbabilities(input)).logits);
-    if (!options.keepDepthSession) await model.releaseDepthAttention();
-    vnetMs = performance.now() - tv;
+    sigmoid64 = await timed(async () => {
+      const input = vnetInputFromVolume(normalised, dims);
+      const res = sigmoid((await model.depthProbabilities(input)).logits);
+      if (!options.keepDepthSession) await model.releaseDepthAttention();
+      return res;
+    }, (ms) => (vnetMs += ms));
   }
 
   const mask = new Uint8Array(ni * nj * nk);
@@ -101,16 +127,17 @@ export async function segmentVolume(
   let done = 0;
   options.onProgress?.(0, todo.length);
 
+  // One input buffer for all batches (ONNX Runtime is done with it when encode resolves).
+  const perSlice = 3 * ENCODER_SIZE * ENCODER_SIZE;
+  const buffer = new Float32Array(Math.min(batch, Math.max(todo.length, 1)) * perSlice);
   const prepare = (ks: number[]): Float32Array => {
     const tp = performance.now();
-    const images = new Float32Array(ks.length * 3 * ENCODER_SIZE * ENCODER_SIZE);
     ks.forEach((k, b) => {
-      const u8 = sliceToUint8(normalised, dims, k);
-      const resized = resizeBilinearPillow(u8, ni, nj, ENCODER_SIZE, ENCODER_SIZE);
-      images.set(encoderInputFromSlice(resized).input, b * 3 * ENCODER_SIZE * ENCODER_SIZE);
+      const resized = resizeBilinearPillow(sliceToUint8(normalised, dims, k), ni, nj, ENCODER_SIZE, ENCODER_SIZE);
+      writeEncoderInput(resized, buffer, b * perSlice);
     });
     preprocessMs += performance.now() - tp;
-    return images;
+    return buffer.subarray(0, ks.length * perSlice);
   };
 
   const batches: number[][] = [];
@@ -120,33 +147,32 @@ export async function segmentVolume(
     // Sequential on purpose: preprocessing the next batch while ONNX Runtime encodes this one was
     // measured slower on 2 cores (the JS thread preempts one of ORT's threads and stalls its parallel ops).
     const images = prepare(ks);
-    const te = performance.now();
-    const embeddings = await model.encode(images, ks.length);
-    encoderMs += performance.now() - te;
+    const embeddings = await timed(() => model.encode(images, ks.length), (ms) => (encoderMs += ms));
 
     for (let b = 0; b < ks.length; b++) {
       const k = ks[b]!;
       const embedding = embeddings.subarray(b * embSize, (b + 1) * embSize);
       const attention = sigmoid64 ? attentionMapForSlice(sigmoid64, k, nk) : null;
-      const td = performance.now();
-      const slicePrompts = prompts.get(k);
-      const calls: (EncodedPrompt | undefined)[] = slicePrompts
-        ? slicePrompts.map((p) => encodePrompts(toEncoderFrame(p, ni, nj)))
-        : [undefined];
       const sliceMask = new Uint8Array(LOWRES * LOWRES);
-      const sliceLogit = probs ? new Float32Array(LOWRES * LOWRES).fill(-Infinity) : undefined;
-      // Several decoder calls on one slice share one fusion run (the fused embedding is cached).
-      const shared = attention && calls.length > 1 ? await model.fuse(embedding, attention) : undefined;
-      for (const prompt of calls) {
-        const res = shared ? await model.decode(shared, null, prompt) : await model.decode(embedding, attention, prompt);
-        const m = maskFromLogits(res.lowResLogits, LOWRES, LOWRES, 1);
-        for (let p = 0; p < m.length; p++) sliceMask[p] = sliceMask[p]! | m[p]!;
-        if (sliceLogit) {
-          const base = LOWRES * LOWRES;
-          for (let p = 0; p < base; p++) sliceLogit[p] = Math.max(sliceLogit[p]!, res.lowResLogits[base + p]!);
+      const sliceLogit = probs || options.onSlice ? new Float32Array(LOWRES * LOWRES).fill(-Infinity) : undefined;
+      await timed(async () => {
+        const slicePrompts = prompts.get(k);
+        const calls: (EncodedPrompt | undefined)[] = slicePrompts
+          ? slicePrompts.map((p) => encodePrompts(toEncoderFrame(p, ni, nj)))
+          : [undefined];
+        // Several decoder calls on one slice share one fusion run (the fused embedding is cached).
+        const shared = attention && calls.length > 1 ? await model.fuse(embedding, attention) : undefined;
+        for (const prompt of calls) {
+          const res = shared ? await model.decode(shared, null, prompt) : await model.decode(embedding, attention, prompt);
+          const m = maskFromLogits(res.lowResLogits, LOWRES, LOWRES, 1);
+          for (let p = 0; p < m.length; p++) sliceMask[p] = sliceMask[p]! | m[p]!;
+          if (sliceLogit) {
+            const base = LOWRES * LOWRES;
+            for (let p = 0; p < base; p++) sliceLogit[p] = Math.max(sliceLogit[p]!, res.lowResLogits[base + p]!);
+          }
         }
-      }
-      decoderMs += performance.now() - td;
+      }, (ms) => (decoderMs += ms));
+      if (options.onSlice && sliceLogit) options.onSlice({ index: k, embedding, boneLogits: sliceLogit, mask256: sliceMask });
       writeSliceIntoVolume(mask, dims, k, maskToSliceGrid(sliceMask, LOWRES, LOWRES, ni, nj));
       if (probs && sliceLogit) {
         const p256 = Float32Array.from(sliceLogit, (z) => 1 / (1 + Math.exp(-z)));
@@ -162,7 +188,7 @@ export async function segmentVolume(
     mask: permuteVoxels(mask, dims, inv).data,
     slicesSegmented: todo.length,
     attention: useAttention,
-    timings: { preprocessMs, vnetMs, encoderMs, decoderMs, totalMs: performance.now() - t0 },
+    timings: { preprocessMs, vnetMs, encoderMs, decoderMs, setupMs, totalMs: performance.now() - t0 },
   };
   if (probs) result.probabilities = permuteVoxels(probs, dims, inv).data;
   return result;

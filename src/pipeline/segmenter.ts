@@ -2,7 +2,7 @@ import { loadCheckpoint } from '../checkpoint/load-checkpoint.js';
 import type { StateDict } from '../checkpoint/tensor.js';
 import { createNodeRuntime } from '../graph/runtimeNode.js';
 import type { ExecutionProvider, Runtime } from '../graph/runtime.js';
-import { SegmentAnyBone } from '../model/segmentAnyBone.js';
+import { SegmentAnyBone, type EncoderPrecision, type SegmentAnyBoneOptions } from '../model/segmentAnyBone.js';
 import type { VNetBatchNormMode } from '../model/vnet.js';
 import type { Volume } from '../volume/types.js';
 import { createMaskLike } from '../volume/volume.js';
@@ -14,6 +14,8 @@ export interface LoadModelOptions {
   device?: ExecutionProvider;
   threads?: number;
   vnetBatchNorm?: VNetBatchNormMode;
+  /** Image encoder precision: 'float32' (default, faithful) or the opt-in, faster 'int8'. */
+  precision?: EncoderPrecision;
   onNotice?: (message: string) => void;
   /** An existing runtime (e.g. onnxruntime-web in the browser) instead of onnxruntime-node. */
   runtime?: Runtime;
@@ -77,7 +79,8 @@ export function loadModel(weights: WeightsSource, options: LoadModelOptions = {}
       ...(options.threads ? { threads: options.threads } : {}),
       ...(options.onNotice ? { onNotice: options.onNotice } : {}),
     });
-  return new BoneSegmenter(
-    new SegmentAnyBone(runtime, sam, vnet, options.vnetBatchNorm ? { vnetBatchNorm: options.vnetBatchNorm } : {}),
-  );
+  const modelOptions: SegmentAnyBoneOptions = {};
+  if (options.vnetBatchNorm) modelOptions.vnetBatchNorm = options.vnetBatchNorm;
+  if (options.precision) modelOptions.precision = options.precision;
+  return new BoneSegmenter(new SegmentAnyBone(runtime, sam, vnet, modelOptions));
 }

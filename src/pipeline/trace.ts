@@ -5,12 +5,7 @@ import { SegmentAnyBone } from '../model/segmentAnyBone.js';
 import type { VNetBatchNormMode } from '../model/vnet.js';
 import { attentionPreRescale, probRescale, sigmoid } from './attention.js';
 import { maskFromLogits, maskToSliceGrid } from './postprocess.js';
-import { encoderInputFromSlice } from './preprocessEncoder.js';
-import { percentileBounds } from './preprocessPercentile.js';
-import { resizeBilinearPillow } from './preprocessResize.js';
-import type { VoxelGrid } from './preprocessTypes.js';
-import { vnetInputFromVolume } from './preprocessVnet.js';
-import { normaliseVolume, sliceToUint8 } from './preprocessVolume.js';
+import { encoderInputFromSlice, percentileBounds, resizeBilinearPillow, type VoxelGrid, vnetInputFromVolume, normaliseVolume, sliceToUint8 } from './preprocess/index.js';
 import { SegmentationError, type FramePrompt } from './prompts.js';
 
 /** One traced tensor, named as in the golden manifest. */

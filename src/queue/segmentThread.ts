@@ -5,6 +5,7 @@ import type { ExecutionProvider } from '../graph/runtime.js';
 import { VolumeIOError } from '../io/errors.js';
 import { SegmentationError } from '../pipeline/prompts.js';
 import { loadModel, type BoneSegmenter } from '../pipeline/segmenter.js';
+import { segAlgorithm } from '../segment/segAlgorithm.js';
 import { segmentFile } from '../segment/segmentFile.js';
 import type { Vec3 } from '../volume/types.js';
 import { fileSha256, inputSha256 } from './digest.js';
@@ -46,7 +47,7 @@ function isInputError(e: unknown, outputs: readonly (string | undefined)[]): boo
   return e instanceof SegmentationError || e instanceof QueueError;
 }
 
-async function segmentJob(segmenter: BoneSegmenter, spec: SegmentJobData, post: (m: FromThread) => void): Promise<SegmentOutcome> {
+async function segmentJob(segmenter: BoneSegmenter, cfg: SegmentThreadConfig, spec: SegmentJobData, post: (m: FromThread) => void): Promise<SegmentOutcome> {
   const sha = await inputSha256(spec.input);
   if (sha !== spec.inputSha256) throw new QueueError(`${spec.input}: the file changed after it was queued; queue it again`);
   if (spec.options.attention) await segmenter.model.prepare(true);
@@ -54,6 +55,7 @@ async function segmentJob(segmenter: BoneSegmenter, spec: SegmentJobData, post: 
   const file = await segmentFile(segmenter, spec.input, spec.output, {
     ...segmentFileOptions(spec),
     keepDepthSession: true,
+    segAlgorithm: (attention) => segAlgorithm(cfg.weights, attention),
     onProgress: (done, total) => post({ kind: 'progress', done, total }),
   });
   const segmentFileMs = performance.now() - t0;
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
       });
       return;
     }
-    segmentJob(segmenter, m.spec, post).then(
+    segmentJob(segmenter, cfg, m.spec, post).then(
       (outcome) => post({ kind: 'done', outcome }),
       (e: unknown) =>
         post({

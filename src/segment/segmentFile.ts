@@ -1,21 +1,30 @@
-import { formatOfPath, readVolume, writeVolume } from '../io/dispatch.js';
+import { formatOfPath, writeVolume } from '../io/dispatch.js';
+import type { SegAlgorithm } from '../io/dicom/seg.js';
 import { VolumeIOError } from '../io/errors.js';
+import { isDicomInput, readOpenedInput, type OpenedInput } from '../io/input.js';
+import type { ReadOptions } from '../io/options.js';
 import { fillHolesPerSlice, keepLargestComponents, removeSmallComponents } from '../metrics/postprocess.js';
 import { SegmentationError, type VoxelPrompt } from '../pipeline/prompts.js';
 import type { BoneSegmenter, SegmentedVolume } from '../pipeline/segmenter.js';
 import type { SegmentVolumeOptions } from '../pipeline/segmentVolume.js';
 import type { Axis } from '../volume/permute.js';
+import { adviseSlicingAxis, type SlicingAxisChoice } from '../volume/slicing-axis.js';
 import type { Vec3, Volume } from '../volume/types.js';
 
 /** What shapes one file's segmentation: the `sab segment` options that are not about the model or the output. */
 export interface SegmentFileOptions {
   attention: boolean;
-  axis: Axis;
+  /**
+   * Slicing axis, or 'auto': the largest-spacing axis of an anisotropic volume, else the third. A fixed axis that
+   * cuts across the acquisition plane is used, with a warning (through readOptions.onWarning) naming the better one.
+   */
+  axis: SlicingAxisChoice;
   /** Slices per encoder run. */
   batch?: number;
   /** `a:b` (either end may be empty): only slices a..b-1 along the axis. */
   slices?: string;
-  prompts?: VoxelPrompt[];
+  /** Prompts, or a function of the resolved slicing axis (box corners are given in its in-plane axes). */
+  prompts?: VoxelPrompt[] | ((axis: Axis) => VoxelPrompt[]);
   promptedOnly?: boolean;
   /** Keep the k largest 3-D components (true: 1). */
   keepLargest?: number | true;
@@ -29,6 +38,10 @@ export interface SegmentFileOptions {
   volumeIndex?: number;
   /** Keep the VNet session open between volumes (a long-running worker), instead of freeing its memory. */
   keepDepthSession?: boolean;
+  /** Reader options: detached-data policy (default: refuse data outside the header's folder) and warnings. */
+  readOptions?: Pick<ReadOptions, 'allowExternalData' | 'onWarning'>;
+  /** DICOM-SEG output: the algorithm identification to record, given whether depth attention ran. */
+  segAlgorithm?: (attention: boolean) => SegAlgorithm;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -37,6 +50,8 @@ export interface SegmentedFile {
   output: string;
   dims: Vec3;
   spacing: Vec3;
+  /** The slicing axis used. */
+  axis: Axis;
   result: SegmentedVolume;
 }
 
@@ -44,33 +59,38 @@ export interface SegmentedFile {
  * One input file to one mask file, as `sab segment` does it: read, segment, postprocess, write (atomically,
  * never over the input). Errors name the file and the problem; nothing is written when one is thrown.
  */
-export async function segmentFile(segmenter: BoneSegmenter, input: string, output: string, opts: SegmentFileOptions): Promise<SegmentedFile> {
+export async function segmentFile(segmenter: BoneSegmenter, source: string | OpenedInput, output: string, opts: SegmentFileOptions): Promise<SegmentedFile> {
+  const opened: OpenedInput = typeof source === 'string' ? { spec: source, kind: 'file' } : source;
+  const input = opened.spec;
   const outFormat = formatOfPath(output, true);
   if (!outFormat) throw new VolumeIOError(output, 'unknown output format: use .nii, .nii.gz, .nrrd or .dcm (DICOM-SEG)');
-  if (outFormat === 'dicom-seg' && formatOfPath(input) !== 'dicom') {
+  if (outFormat === 'dicom-seg' && !isDicomInput(input)) {
     throw new VolumeIOError(output, `DICOM-SEG output needs a DICOM series input (got ${input}); write .nii.gz or .nrrd instead`);
   }
-  const volume = readVolume(input, {
+  const volume = readOpenedInput(opened, {
+    ...opts.readOptions,
     ...(opts.series ? { seriesUid: opts.series } : {}),
     ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}),
   });
+  const { axis, warning } = adviseSlicingAxis(opts.axis, volume.spacing);
+  if (warning) opts.readOptions?.onWarning?.(`${input}: ${warning}`);
   const segOpts: SegmentVolumeOptions = {
     attention: opts.attention,
-    axis: opts.axis,
+    axis,
     batch: opts.batch ?? 1,
-    prompts: opts.prompts ?? [],
+    prompts: typeof opts.prompts === 'function' ? opts.prompts(axis) : (opts.prompts ?? []),
     probabilities: Boolean(opts.probabilities),
   };
   if (opts.promptedOnly) segOpts.promptedOnly = true;
-  if (opts.slices) segOpts.slices = parseSlices(opts.slices, volume.dims[opts.axis]);
+  if (opts.slices) segOpts.slices = parseSlices(opts.slices, volume.dims[axis]);
   if (opts.keepDepthSession) segOpts.keepDepthSession = true;
   if (opts.onProgress) segOpts.onProgress = opts.onProgress;
   const res = await segmenter.segmentVolume(volume, segOpts);
   postprocess(res.mask, opts);
   res.boneVolumeMl = boneMl(res.mask);
   if (opts.probabilities && res.probabilities) writeVolume(opts.probabilities, res.probabilities, { inputs: [input] });
-  writeVolume(output, res.mask, { inputs: [input] });
-  return { input, output, dims: volume.dims, spacing: volume.spacing, result: res };
+  writeVolume(output, res.mask, { inputs: [input], ...(outFormat === 'dicom-seg' && opts.segAlgorithm ? { algorithm: opts.segAlgorithm(res.attention) } : {}) });
+  return { input, output, dims: volume.dims, spacing: volume.spacing, axis, result: res };
 }
 
 function postprocess(mask: Volume, opts: SegmentFileOptions): void {

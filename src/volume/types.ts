@@ -19,6 +19,8 @@ export interface VolumeSource {
   /** Path the volume was read from (file, directory or .zip). */
   path?: string;
   header: unknown;
+  /** What the reader worked around (assumed spacing, ignored transform...), one message per problem, naming the file. */
+  warnings?: string[];
 }
 
 /**

@@ -1,5 +1,6 @@
 import { affineToRows, orientationCode, spacingFromAffine } from './affine.js';
 import { dtypeOfArray } from './dtype.js';
+import { affineProblem } from './geometry-rules.js';
 import type { VoxelDType, Vec3, Volume, VoxelArray } from './types.js';
 
 export type { VoxelDType, Vec3, Volume, VolumeSource, VoxelArray } from './types.js';
@@ -21,6 +22,10 @@ export function createVolume(data: VoxelArray, dims: Vec3, affine: Float64Array,
     throw new VolumeError(`data has ${data.length} voxels but dims [${dims.join(', ')}] need ${voxelCount(dims)}`);
   }
   if (affine.length !== 16) throw new VolumeError(`affine must have 16 entries, got ${affine.length}`);
+  // No Volume exists with a degenerate affine, so no volume or mL is ever computed from one (readers check first,
+  // with an error naming the file).
+  const problem = affineProblem(affine);
+  if (problem !== undefined) throw new VolumeError(`unusable affine: ${problem}`);
   const vol: Volume = { data, dims: [...dims], spacing: spacingFromAffine(affine), affine, dtype: dtypeOfArray(data) };
   if (source) vol.source = source;
   return vol;

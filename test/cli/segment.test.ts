@@ -4,7 +4,7 @@ import dcmjs from 'dcmjs';
 import { describe, expect, it } from 'vitest';
 import { readVolume } from '../../src/io/dispatch.js';
 import { writeDicomSeries } from '../../src/io/dicom/write-series.js';
-import { resizeNearestPillow } from '../../src/pipeline/preprocessResize.js';
+import { resizeNearestPillow } from '../../src/pipeline/preprocess/index.js';
 import { fromEncoderFrame } from '../../src/pipeline/prompts.js';
 import { createVolume } from '../../src/volume/volume.js';
 import { loadCheckpoint } from '../../src/checkpoint/load-checkpoint.js';

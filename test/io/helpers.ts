@@ -30,3 +30,10 @@ export function expectAffineClose(actual: Float64Array, expected: ArrayLike<numb
 }
 
 export const SHARED = new URL('../../../shared/fixtures/', import.meta.url).pathname;
+
+/** A 6x5x4 uint8 volume, voxel i = (7 i) mod 13, and its `bzip2 -9` stream (made with bzip2 1.0.8 for the tests). */
+export const SMALL_VOXELS = Uint8Array.from({ length: 120 }, (_, i) => (7 * i) % 13);
+export const SMALL_VOXELS_BZ2 = Uint8Array.from(
+  atob('QlpoOTFBWSZTWa9Y+xMAAATAAH/8IABQgGgAKVQAxO438T2PoxGY1HqeR9GIzGo/F3JFOFCQr1j7Ew=='),
+  (c) => c.charCodeAt(0),
+);

@@ -105,9 +105,9 @@ describe.skipIf(!existsSync(CLI))('sab evaluate / stats / mesh / preview (built 
     expect(sabFails('mesh', PRED, '-o', join(work, 'bone.ply'))).toMatch(/unsupported mesh format/);
   });
 
-  it('preview: PNG montage with the outline colour', () => {
+  it('preview: PNG montage with the outline colour (--no-labels: one pixel per voxel)', () => {
     const out = join(work, 'preview.png');
-    sab('preview', IMAGE, PRED, '-o', out, '--slices', '6', '--ignore-affine');
+    sab('preview', IMAGE, PRED, '-o', out, '--slices', '6', '--ignore-affine', '--no-labels');
     const png = pngjs.PNG.sync.read(readFileSync(out));
     // 6 tiles -> 3 columns x 2 rows of 272x204 with 2-pixel gaps
     expect(png.width).toBe(3 * 272 + 2 * 2);
@@ -121,6 +121,14 @@ describe.skipIf(!existsSync(CLI))('sab evaluate / stats / mesh / preview (built 
     }
     expect(outline).toBeGreaterThan(1000);
     expect(grey).toBeGreaterThan(10000);
+    // Default: title band above, colour key below, 8-pixel margins; the text is drawn (bright pixels in the title band).
+    const labelled = join(work, 'preview-labelled.png');
+    expect(sab('preview', IMAGE, PRED, '-o', labelled, '--slices', '6', '--ignore-affine')).toMatch(/^wrote .*: 836x478, slices /);
+    const lp = pngjs.PNG.sync.read(readFileSync(labelled));
+    expect([lp.width, lp.height]).toEqual([836, 478]);
+    let bright = 0;
+    for (let p = 0; p < 26 * lp.width * 4; p += 4) if (lp.data[p]! > 200) bright++;
+    expect(bright).toBeGreaterThan(150);
     const bad = join(work, 'never.png');
     expect(sabFails('preview', IMAGE, PRED, '-o', bad)).toMatch(/different voxel grids/);
     expect(existsSync(bad)).toBe(false);

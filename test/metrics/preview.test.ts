@@ -1,6 +1,6 @@
 import pngjs from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { encodePng, percentileWindow, previewSlices, renderMontage } from '../../src/metrics/index.js';
+import { encodePng, labelledMontagePng, percentileWindow, previewSlices, renderMontage } from '../../src/metrics/index.js';
 
 describe('preview montage', () => {
   const dims: [number, number, number] = [8, 6, 10];
@@ -36,5 +36,28 @@ describe('preview montage', () => {
     expect(inner[0]).toBeLessThan(128);
     const bg = px(0, 0);
     expect(bg[0] === bg[1] && bg[1] === bg[2]).toBe(true);
+  });
+
+  it('labels tiles with slice numbers, a title and a colour key (text really drawn)', () => {
+    // A black image, so white pixels can only be text.
+    const img = renderMontage(new Float32Array(480), dims, mask, { slices: 4, color: [0, 255, 0] });
+    const withText = pngjs.PNG.sync.read(Buffer.from(labelledMontagePng(img, { title: 'case 1', key: [{ colour: [0, 255, 0], label: 'bone' }], scale: 20 })));
+    const blank = pngjs.PNG.sync.read(Buffer.from(labelledMontagePng(img, { title: ' ', key: [{ colour: [0, 255, 0], label: ' ' }], sliceLabel: () => ' ', scale: 20 })));
+    // 2x2 tiles of 8x6 voxels with 2-pixel gaps, 20 px per voxel, 8 px margins, title and key bands of 26 px.
+    expect([withText.width, withText.height]).toEqual([18 * 20 + 16, 14 * 20 + 16 + 52]);
+    expect([blank.width, blank.height]).toEqual([withText.width, withText.height]);
+    const white = (png: pngjs.PNG, x0: number, y0: number, x1: number, y1: number) => {
+      let n = 0;
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (png.data[4 * (x + png.width * y)]! > 200 && png.data[4 * (x + png.width * y) + 2]! > 200) n++;
+      return n;
+    };
+    expect(white(blank, 0, 0, withText.width, 26)).toBe(0);
+    expect(white(withText, 0, 0, withText.width, 26)).toBeGreaterThan(30); // title
+    expect(white(blank, 8, 34, 70, 51)).toBe(0);
+    expect(white(withText, 8, 34, 70, 51)).toBeGreaterThan(20); // "slice 3" on the first tile
+    expect(white(withText, 30, withText.height - 26, 80, withText.height)).toBeGreaterThan(10); // key label "bone"
+    // The key swatch has the outline colour.
+    const o = 4 * (12 + withText.width * (withText.height - 12));
+    expect([...withText.data.subarray(o, o + 3)]).toEqual([0, 255, 0]);
   });
 });

@@ -16,6 +16,7 @@ import {
   roundHalfEven,
   sliceToUint8,
   vnetInputFromVolume,
+  writeEncoderInput,
 } from '../../src/pipeline/index.js';
 import { mulberry32 } from '../../src/metrics/prng.js';
 
@@ -75,6 +76,21 @@ describe('Pillow resizes', () => {
     expect(Array.from(out)).toEqual([0, 25, 75, 100]);
   });
 
+  it('the row-wise vertical pass equals the horizontal pass on the transposed image (2, 3 and many taps)', () => {
+    const transpose = (a: Uint8Array, h: number, w: number): Uint8Array => {
+      const t = new Uint8Array(a.length);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) t[x * h + y] = a[y * w + x]!;
+      return t;
+    };
+    const r = rng(7);
+    const src = Uint8Array.from({ length: 13 * 5 }, () => Math.floor(r() * 256));
+    for (const outH of [40, 29, 4]) {
+      const vertical = resizeBilinearPillow(src, 13, 5, outH, 5);
+      const viaHorizontal = transpose(resizeBilinearPillow(transpose(src, 13, 5), 5, 13, 5, outH), 5, outH);
+      expect(vertical).toEqual(viaHorizontal);
+    }
+  });
+
   it('nearest uses the accumulated position (differs from floor((x+0.5)*s) for 2 -> 7)', () => {
     const out = resizeNearestPillow(Uint8Array.of(10, 20), 1, 2, 1, 7);
     // floor(3.5 * 2/7) = 1, but the accumulated position is 0.99999...: Pillow samples pixel 0.
@@ -97,6 +113,19 @@ describe('encoder input', () => {
     expect(w).toBeGreaterThan(0.5);
     expect(enc.quantileLow.value).toBe(f(end - f(f(end - 0) * f(1 - w))));
     expect(enc.prenorm[42]).toBe(enc.quantileLow.value);
+  });
+
+  it('writeEncoderInput writes the same values in place (bright slice and gamma slice)', () => {
+    const r = rng(3);
+    for (const scale of [255, 20]) {
+      const img = Uint8Array.from({ length: 24 * 16 }, () => Math.floor(r() * scale));
+      const ref = encoderInputFromSlice(img, 24, 16);
+      expect(ref.gammaApplied).toBe(scale === 20);
+      const out = new Float32Array(5 + 3 * img.length).fill(7);
+      writeEncoderInput(img, out, 5);
+      expect(out.subarray(0, 5).every((v) => v === 7)).toBe(true);
+      expect(out.subarray(5)).toEqual(ref.input);
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeVolume } from '../../src/io/dispatch.js';
 import type { QueueStatus } from '../../src/queue/status.js';
 import type { SegmentJobResult } from '../../src/queue/results.js';
-import { makePhantom } from '../../src/train/phantom.js';
+import { makePhantom } from '../../src/train/data/phantom.js';
 import { GOLDEN_DIR, sab, scratch } from '../cli/helpers.js';
 import { HAVE_REDIS, REDIS_SERVER, RedisServer } from '../../src/bench/_redisServer.js';
 import { spawnWorker } from './workers.js';

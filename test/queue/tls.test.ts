@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeVolume } from '../../src/io/dispatch.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { makePhantom } from '../../src/train/phantom.js';
+import { makePhantom } from '../../src/train/data/phantom.js';
 import { GOLDEN_DIR, sab, scratch } from '../cli/helpers.js';
 import { HAVE_OPENSSL, HAVE_REDIS, REDIS_SERVER, RedisServer, makeTlsFiles, type TlsFiles } from '../../src/bench/_redisServer.js';
 import { spawnWorker } from './workers.js';

@@ -3,8 +3,8 @@ import { mulberry32 } from '../../src/metrics/prng.js';
 import {
   adjustSharpness, augmentSlice, biasField, biasFieldTerms, DEFAULT_AUGMENT, equalize, gaussianNoise, gibbsNoise,
   randomResizedCropParams, resizedCrop, rotate, type Slice2D,
-} from '../../src/train/augment.js';
-import { fft, fft2 } from '../../src/train/augment-fft.js';
+} from '../../src/train/data/augment.js';
+import { fft, fft2 } from '../../src/train/data/fft.js';
 
 const ROWS = 48;
 const COLS = 36;

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/metrics/prng.js';
-import { DEFAULT_AUGMENT } from '../../src/train/augment.js';
-import { listCases, loadCase, makeSliceSample, sampleBatch, sampleSliceIndex, TrainingDataError, vnetSample } from '../../src/train/data.js';
-import { writePhantomSet } from '../../src/train/phantom.js';
+import { DEFAULT_AUGMENT } from '../../src/train/data/augment.js';
+import { listCases, loadCase, makeSliceSample, sampleBatch, sampleSliceIndex, TrainingDataError, vnetSample } from '../../src/train/data/cases.js';
+import { writePhantomSet } from '../../src/train/data/phantom.js';
 import { scratch } from '../cli/helpers.js';
 
 const SHARED = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));

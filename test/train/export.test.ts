@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors, readTorchCheckpoint, type StateDict } from '../../src/checkpoint/index.js';
 import { ZipArchive } from '../../src/checkpoint/zip-reader.js';
-import { archiveNameFor, encodeTorchCheckpoint, withTrainedParams, writeSafetensorsCheckpoint, writeTorchCheckpoint } from '../../src/train/export.js';
-import { crc32 } from '../../src/train/export-zip.js';
+import { archiveNameFor, encodeTorchCheckpoint, withTrainedParams, writeSafetensorsCheckpoint, writeTorchCheckpoint } from '../../src/train/export/checkpoint.js';
+import { crc32 } from '../../src/train/export/zip.js';
 import { GOLDEN } from '../checkpoint/golden-helpers.js';
 
 const STRUCTURE_PY = fileURLToPath(new URL('./export_torch_structure.py', import.meta.url));

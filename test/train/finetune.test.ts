@@ -5,28 +5,35 @@ import { loadCheckpoint } from '../../src/checkpoint/load-checkpoint.js';
 import { readSafetensors } from '../../src/checkpoint/safetensors.js';
 import { createNodeRuntime } from '../../src/graph/runtimeNode.js';
 import { writeVolume } from '../../src/io/dispatch.js';
-import { finetune, FinetuneError, type FinetuneOptions } from '../../src/train/finetune.js';
-import { makePhantom, writePhantomSet } from '../../src/train/phantom.js';
+import { finetune, FinetuneError, type FinetuneOptions } from '../../src/train/loop/finetune.js';
+import { makePhantom, writePhantomSet } from '../../src/train/data/phantom.js';
 import { GOLDEN_DIR, scratch } from '../cli/helpers.js';
 
 // Small phantoms (48x48x16; 3 cases: 2 train, 1 val) and the golden synthetic weights keep this quick on 2 cores.
 const tmp = scratch('finetune');
 const data = join(tmp, 'data');
+// Two validation cases at two body locations, for the per-location validation DSC and the closing table.
+const data2 = join(tmp, 'data2');
 const runtime = createNodeRuntime({});
 const mean = (a: number[]) => a.reduce((p, v) => p + v, 0) / a.length;
 
 beforeAll(() => {
   writePhantomSet(data, { count: 3, seed: 1, dims: [48, 48, 16] });
+  writePhantomSet(data2, { count: 4, seed: 1, dims: [48, 48, 16] });
+  writeFileSync(join(data2, 'cases.csv'), [
+    'image,mask,location,sequence,split',
+    ...['train', 'train', 'val', 'val'].map((split, i) => `case_00${i}.nii.gz,case_00${i}_mask.nii.gz,${['knee', 'knee', 'knee', 'wrist'][i]},T1,${split}`),
+  ].join('\n') + '\n');
 });
 
 const base = (outDir: string, extra: Partial<FinetuneOptions> = {}): FinetuneOptions => ({
-  data, weights: GOLDEN_DIR, outDir, stages: '2', batch: 1, warmup: 3, augment: false, seed: 3, valSlices: 4, runtime, ...extra,
+  data, weights: GOLDEN_DIR, outDir, stages: '2', batch: 1, warmup: 3, augment: false, seed: 3, valSlices: 4, runtime, evaluate: false, ...extra,
 });
 
 describe('sab finetune, stage 2 (fusion + decoder from cached embeddings)', () => {
-  it('lowers the loss and raises the validation DSC on phantom slices (fixed seed)', async () => {
+  it('lowers the loss and raises the validation DSC on phantom slices (fixed seed); per-location DSC, best checkpoint, closing table', async () => {
     const out = join(tmp, 'trend');
-    const res = await finetune(base(out, { iterations: 24, valEvery: 12 }));
+    const res = await finetune(base(out, { data: data2, iterations: 24, valEvery: 12, evaluate: true }));
     const s = res.stages[0]!;
     expect(res.stopped).toBe(false);
     expect(s.losses).toHaveLength(24);
@@ -36,12 +43,32 @@ describe('sab finetune, stage 2 (fusion + decoder from cached embeddings)', () =
     expect(last).toBeLessThan(0.5 * first);
     expect(s.valDsc.map((v) => v.iteration)).toEqual([0, 12, 24]);
     expect(s.valDsc.at(-1)!.dsc).toBeGreaterThan(s.valDsc[0]!.dsc + 0.2);
+    // Per location (cases CSV): both validation locations, each rising.
+    for (const loc of ['knee', 'wrist']) expect(s.valDsc.at(-1)!.byLocation[loc]!, loc).toBeGreaterThan(s.valDsc[0]!.byLocation[loc]!);
+    expect(Object.keys(s.valDsc[0]!.byLocation)).toEqual(['knee', 'wrist']);
 
-    // Log: iteration 0 (validation only) + 24 rows; the plot is a PNG.
+    // Log: iteration 0 (validation only) + 24 rows, a DSC column per location; the plot is a PNG.
     const csv = readFileSync(join(out, 'log_stage2.csv'), 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('iteration,loss_dice,loss_ce,loss_total,lr,val_dsc');
+    expect(csv[0]).toBe('iteration,loss_dice,loss_ce,loss_total,lr,val_dsc,val_dsc_knee,val_dsc_wrist');
     expect(csv).toHaveLength(26);
     expect(readFileSync(join(out, 'log_stage2.png')).subarray(1, 4).toString()).toBe('PNG');
+
+    // Best checkpoint: the validation with the highest DSC, its weights in checkpoint_best_stage2/.
+    const bestPoint = s.valDsc.reduce((a, b) => (b.dsc > a.dsc ? b : a));
+    expect(s.best).toMatchObject({ stage: 2, iteration: bestPoint.iteration, valDsc: bestPoint.dsc });
+    const best = JSON.parse(readFileSync(join(out, 'checkpoint_best_stage2', 'best.json'), 'utf8')) as { iteration: number };
+    expect(best.iteration).toBe(bestPoint.iteration);
+    const bestSam = loadCheckpoint(join(out, 'checkpoint_best_stage2', 'bone_sam.pth'));
+    expect([...bestSam.keys()]).toEqual([...loadCheckpoint(join(GOLDEN_DIR, 'bone_sam.pth')).keys()]);
+    if (bestPoint.iteration === 24) expect(readFileSync(join(out, 'checkpoint_best_stage2', 'bone_sam.pth')).equals(readFileSync(join(out, 'bone_sam.pth')))).toBe(true);
+
+    // Closing evaluate-style table: each validation volume segmented whole, per location + Overall.
+    const ev = res.evaluation!;
+    expect(ev.cases.map((c) => c.location)).toEqual(['knee', 'wrist']);
+    expect(ev.table.map((r) => [r.location, r.n])).toEqual([['knee', 1], ['wrist', 1], ['Overall', 2]]);
+    for (const c of ev.cases) expect(c.metrics.dsc).toBeGreaterThan(0);
+    expect(readFileSync(join(out, 'validation_table.md'), 'utf8')).toMatch(/^\| Location \| n \| DSC \(95% CI\) \| IoU \(95% CI\) \|\n[^\n]*\n\| knee \| 1 \|/);
+    expect(readFileSync(join(out, 'validation_cases.csv'), 'utf8').split('\n')[0]).toBe('image,location,dsc,iou,precision,recall,hd95_mm,assd_mm,pred_ml,gt_ml');
 
     // Export: every golden key, trained parts changed, frozen parts bit-identical, BN running stats moved.
     const golden = loadCheckpoint(join(GOLDEN_DIR, 'bone_sam.pth'));
@@ -82,6 +109,23 @@ describe('sab finetune, stage 2 (fusion + decoder from cached embeddings)', () =
     expect(a.stages[0]!.prompted).toBeGreaterThan(0); // the compared run includes prompted iterations
     expect(readFileSync(join(split, 'bone_sam.pth')).equals(readFileSync(join(straight, 'bone_sam.pth')))).toBe(true);
     expect(readFileSync(join(split, 'log_stage2.csv'), 'utf8')).toBe(readFileSync(join(straight, 'log_stage2.csv'), 'utf8'));
+    for (const f of ['bone_sam.pth', 'best.json']) expect(readFileSync(join(split, 'checkpoint_best_stage2', f)).equals(readFileSync(join(straight, 'checkpoint_best_stage2', f))), f).toBe(true);
+  });
+});
+
+describe('sab finetune, stage 1 (encoder + decoder adapters, VNet)', () => {
+  it('resumes exactly: 2 iterations straight = 1, interruption, --resume 1 (both models, optimizers, RNG, best checkpoint)', async () => {
+    const straight = join(tmp, 'straight1');
+    const split = join(tmp, 'split1');
+    const opts = { stages: '1' as const, iterations: 2, valEvery: 100, checkpointEvery: 100, valSlices: 1, augment: true };
+    const a = await finetune(base(straight, opts));
+    const b = await finetune(base(split, { ...opts, stopAfter: 1 }));
+    expect(b.stopped).toBe(true);
+    const c = await finetune(base(split, { ...opts, resume: true }));
+    expect(c.stages[0]!.losses).toEqual(a.stages[0]!.losses.slice(1));
+    for (const f of ['bone_sam.pth', 'atten.pth', 'log_stage1_sam.csv', 'log_stage1_vnet.csv', 'checkpoint_best_stage1/bone_sam.pth', 'checkpoint_best_stage1/best.json']) {
+      expect(readFileSync(join(split, f)).equals(readFileSync(join(straight, f))), f).toBe(true);
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import { GraphBuilder, type Value } from '../../src/graph/builder.js';
 import { createNodeRuntime } from '../../src/graph/index.js';
-import { deriveBackward } from '../../src/train/autodiff.js';
+import { deriveBackward } from '../../src/train/autodiff/backward.js';
 import { randn, seededRandom } from '../graph/reference.js';
 
 export const runtime = createNodeRuntime({ threads: 1 });
@@ -69,3 +69,31 @@ export async function gradCheck(c: GradCase, seed = 1, eps = 1e-2, directions = 
 export const awayFromZero = (rnd: () => number, n: number): Float32Array =>
   Float32Array.from({ length: n }, () => (rnd() < 0.5 ? -1 : 1) * (0.3 + rnd()));
 export const positive = (rnd: () => number, n: number): Float32Array => Float32Array.from({ length: n }, () => 0.5 + rnd());
+
+/** What a trainer-level directional check needs: the current parameter values, a setter, and a loss-only run. */
+export interface LossOf {
+  params: Map<string, Float32Array>;
+  setParam(key: string, value: Float32Array): void;
+  loss(): Promise<number>;
+}
+
+/**
+ * Directional derivative of a training loss along `direction` (default: the gradient scaled to max 1,
+ * so the derivative is large and float32 differences resolve it): analytic <grad, d> against
+ * (loss(w + eps d) - loss(w - eps d)) / (2 eps). The parameter is restored afterwards.
+ */
+export async function centralDifference(t: LossOf, key: string, grad: Float32Array, eps: number, direction?: Float32Array): Promise<{ analytic: number; numeric: number; relErr: number }> {
+  let m = 0;
+  for (const v of grad) m = Math.max(m, Math.abs(v));
+  const d = direction ?? grad.map((v) => v / m);
+  let analytic = 0;
+  for (let i = 0; i < d.length; i++) analytic += grad[i]! * d[i]!;
+  const w0 = t.params.get(key)!.slice();
+  const at = async (sign: number) => {
+    t.setParam(key, w0.map((w, i) => w + sign * eps * d[i]!));
+    return t.loss();
+  };
+  const numeric = ((await at(1)) - (await at(-1))) / (2 * eps);
+  t.setParam(key, w0);
+  return { analytic, numeric, relErr: Math.abs(numeric - analytic) / Math.abs(analytic) };
+}

@@ -2,16 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { DSC_COLOUR, PLOT_COLOURS, PLOT_MARGIN, TrainingLog, TrainingLogError } from '../../src/train/log.js';
+import { svgToPng } from '../../src/chart/index.js';
+import { TrainingLog, TrainingLogError, type LogRow } from '../../src/train/loop/log.js';
+import { OVERALL_SERIES, renderLogPlotSvg } from '../../src/train/loop/plot.js';
 import { scratch } from '../cli/helpers.js';
 
 const dir = scratch('trainlog');
-
-function countColour(png: PNG, [r, g, b]: readonly number[]): number {
-  let n = 0;
-  for (let o = 0; o < png.data.length; o += 4) if (png.data[o] === r && png.data[o + 1] === g && png.data[o + 2] === b) n++;
-  return n;
-}
 
 describe('training log', () => {
   it('writes the CSV row by row and resumes without duplicates', () => {
@@ -38,28 +34,53 @@ describe('training log', () => {
     expect(() => TrainingLog.resume(join(dir, 'none.csv'))).toThrow(TrainingLogError);
   });
 
-  it('plots losses and DSC as a PNG with axes', () => {
-    const log = TrainingLog.create(join(dir, 'plot.csv'), ['loss_total', 'loss_bce']);
-    for (let it = 0; it < 50; it++) log.append({ iteration: it, lr: 1e-4, losses: { loss_total: 2 * Math.exp(-it / 10), loss_bce: 1 }, ...(it % 10 === 9 ? { valDsc: 0.5 + it / 100 } : {}) });
-    const path = join(dir, 'plot.png');
-    log.writePlot(path, 400, 300);
-    const png = PNG.sync.read(readFileSync(path));
-    expect([png.width, png.height]).toEqual([400, 300]);
-    // Both loss series and the DSC series are drawn.
-    expect(countColour(png, PLOT_COLOURS[0]!)).toBeGreaterThan(100);
-    expect(countColour(png, PLOT_COLOURS[1]!)).toBeGreaterThan(100);
-    expect(countColour(png, DSC_COLOUR)).toBeGreaterThan(50);
-    // The y axis of the loss panel is a black column at the left margin.
-    const at = (x: number, y: number) => [...png.data.subarray((y * png.width + x) * 4, (y * png.width + x) * 4 + 3)];
-    for (let y = PLOT_MARGIN.top; y < PLOT_MARGIN.top + 100; y += 7) expect(at(PLOT_MARGIN.left, y)).toEqual([0, 0, 0]);
-    // The falling loss: its first point is higher on the image (smaller y) than its last.
-    const column = (x: number) => {
-      for (let y = 0; y < png.height; y++) { const [r, g, b] = at(x, y); if (r === PLOT_COLOURS[0]![0] && g === PLOT_COLOURS[0]![1] && b === PLOT_COLOURS[0]![2]) return y; }
-      return -1;
+  it('keeps per-location validation columns and resumes them', () => {
+    const csv = join(dir, 'loc.csv');
+    const log = TrainingLog.create(csv, ['loss_total'], ['knee', 'wrist joint']);
+    log.append({ iteration: 0, lr: 0, losses: {}, valDsc: 0.5, valByLocation: { knee: 0.4, 'wrist joint': 0.6 } });
+    log.append({ iteration: 1, lr: 1e-4, losses: { loss_total: 1 } });
+    expect(readFileSync(csv, 'utf8').split('\n').slice(0, 3)).toEqual(['iteration,loss_total,lr,val_dsc,val_dsc_knee,val_dsc_wrist_joint', '0,,0,0.5,0.4,0.6', '1,1,0.0001,,,']);
+    expect(() => log.append({ iteration: 2, lr: 0, losses: {}, valByLocation: { hip: 1 } })).toThrow(/unknown validation location 'hip'/);
+    const resumed = TrainingLog.resume(csv, 1, ['knee', 'wrist joint']);
+    expect(resumed.rows).toEqual([{ iteration: 0, lr: 0, losses: { loss_total: NaN }, valDsc: 0.5, valByLocation: { knee: 0.4, 'wrist joint': 0.6 } }]);
+    expect(() => TrainingLog.resume(csv, 1, ['knee'])).toThrow(/do not match the locations/);
+  });
+
+  it('plots with a title, labelled axes, tick values, legends and the best-checkpoint marker (text really drawn)', async () => {
+    const rows: LogRow[] = [];
+    for (let it = 0; it <= 40; it++) {
+      rows.push({
+        iteration: it, lr: 1e-4, losses: it ? { loss_dice: Math.exp(-it / 10), loss_ce: 0.3 * Math.exp(-it / 20), loss_total: Math.exp(-it / 10) + 0.3 * Math.exp(-it / 20) } : {},
+        ...(it % 10 === 0 ? { valDsc: 0.4 + it / 100, valByLocation: { knee: 0.3 + it / 100, wrist: 0.5 + it / 100 } } : {}),
+      });
+    }
+    const names = ['loss_dice', 'loss_ce', 'loss_total'];
+    const opts = { title: 'Stage 2: attention fusion + mask decoder', best: { iteration: 40, dsc: 0.8 } };
+    const svg = await renderLogPlotSvg(rows, names, ['knee', 'wrist'], opts);
+    const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!);
+    for (const t of ['Stage 2: attention fusion + mask decoder', 'Training loss', 'Validation', 'loss (unitless)', 'DSC (0-1)', 'iteration (optimizer steps)',
+      'loss term', 'loss_dice', 'loss_ce', 'loss_total', 'validation DSC', OVERALL_SERIES, 'knee', 'wrist', 'best checkpoint: DSC 0.800 at iteration 40', '0.4', '1.0', '20', '40']) {
+      expect(texts, t).toContain(t);
+    }
+    // The PNG against the same plot with every text element removed: the text is drawn (the font was found).
+    const withText = PNG.sync.read(Buffer.from(svgToPng(svg)));
+    const without = PNG.sync.read(Buffer.from(svgToPng(svg.replace(/<text[^>]*>[^<]*<\/text>/g, ''))));
+    expect([withText.width, withText.height]).toEqual([without.width, without.height]);
+    expect(withText.width).toBeGreaterThan(560);
+    const dark = (png: PNG, y0: number, y1: number) => {
+      let n = 0;
+      for (let y = y0; y < y1; y++) for (let x = 0; x < png.width; x++) if (png.data[(y * png.width + x) * 4]! < 128) n++;
+      return n;
     };
-    const first = column(PLOT_MARGIN.left + 1);
-    const last = column(400 - PLOT_MARGIN.right - 1);
-    expect(first).toBeGreaterThanOrEqual(0);
-    expect(last).toBeGreaterThan(first);
+    expect(dark(without, 0, 25)).toBe(0); // the title band holds nothing but the title
+    expect(dark(withText, 0, 25)).toBeGreaterThan(200);
+    let differing = 0;
+    for (let o = 0; o < withText.data.length; o += 4) if (withText.data[o] !== without.data[o] || withText.data[o + 1] !== without.data[o + 1]) differing++;
+    expect(differing).toBeGreaterThan(3000);
+    // writePlot writes that PNG.
+    const log = TrainingLog.create(join(dir, 'plot.csv'), names, ['knee', 'wrist']);
+    for (const r of rows) log.append(r);
+    await log.writePlot(join(dir, 'plot.png'), opts);
+    expect(Buffer.from(readFileSync(join(dir, 'plot.png'))).equals(Buffer.from(svgToPng(svg)))).toBe(true);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AdamW, learningRate, OptimizerError } from '../../src/train/optim.js';
+import { AdamW, learningRate, OptimizerError } from '../../src/train/step/optim.js';
 import { mulberry32, normalSampler } from '../../src/metrics/prng.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sab-optim-'));

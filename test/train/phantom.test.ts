@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readVolume } from '../../src/io/index.js';
 import { connectedComponents26 } from '../../src/metrics/components.js';
-import { makePhantom, writePhantomSet } from '../../src/train/phantom.js';
+import { makePhantom, writePhantomSet } from '../../src/train/data/phantom.js';
 import { CLI, sab, scratch } from '../cli/helpers.js';
 import { existsSync } from 'node:fs';
 

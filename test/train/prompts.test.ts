@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { connectedComponents26 } from '../../src/metrics/components.js';
 import { mulberry32 } from '../../src/metrics/prng.js';
 import { toEncoderFrame } from '../../src/pipeline/prompts.js';
-import { isPromptedIteration, promptTokens, sampleHybridPrompts, samplePromptedTarget } from '../../src/train/prompts.js';
+import { isPromptedIteration, promptTokens, sampleHybridPrompts, samplePromptedTarget } from '../../src/train/data/prompts.js';
 
 const ROWS = 40;
 const COLS = 60;

@@ -15,7 +15,7 @@ import {
   type ViewerState,
 } from '../../src/bench/webDriver.js';
 import { readVolume } from '../../src/io/dispatch.js';
-import { resizeNearestPillow } from '../../src/pipeline/preprocessResize.js';
+import { resizeNearestPillow } from '../../src/pipeline/preprocess/index.js';
 import type { Volume } from '../../src/volume/types.js';
 import { GOLDEN_DIR, REPO, WRIST, countDiff, goldenF32, goldenU8, sab, scratch, sliceRowsI } from '../cli/helpers.js';
 

@@ -16,6 +16,7 @@ import {
 } from '../../metrics/index.js';
 import type { ManifestCase, PerSliceResult, ResampleMode, SegmentationMetrics } from '../../metrics/index.js';
 import { integerOption, parseResample } from '../parse.js';
+import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
 
 interface EvaluateOptions {
   label?: number;
@@ -28,6 +29,7 @@ interface EvaluateOptions {
   resamples: number;
   seed: number;
   out?: string;
+  allowExternalData?: boolean;
 }
 
 const METRIC_COLUMNS = ['dsc', 'iou', 'precision', 'recall', 'hd95_mm', 'assd_mm', 'hd_mm', 'pred_ml', 'gt_ml', 'volume_diff_ml', 'relative_volume_diff'];
@@ -47,8 +49,8 @@ function fmt(v: number | null, digits = 4): string {
 }
 
 function evaluatePair(predPath: string, gtPath: string, opts: EvaluateOptions): { metrics: SegmentationMetrics; perSlice?: PerSliceResult } {
-  const gtVol = readVolume(gtPath);
-  const predVol = readVolume(predPath);
+  const gtVol = readVolume(gtPath, cliReadOptions(opts));
+  const predVol = readVolume(predPath, cliReadOptions(opts));
   const gt = maskOnGrid(gtVol, gtVol, { label: opts.label });
   const pred = maskOnGrid(predVol, gtVol, {
     label: opts.label,
@@ -146,6 +148,7 @@ export function register(program: Command): void {
     .option('--resamples <n>', 'bootstrap resamples for --manifest', integerOption('--resamples', 1), DEFAULT_RESAMPLES)
     .option('--seed <s>', 'bootstrap PRNG seed (uint32)', integerOption('--seed', 0), 0)
     .option('--out <prefix>', 'with --manifest: write PREFIX_cases.csv, PREFIX_table.csv and PREFIX_table.md')
+    .option(...ALLOW_EXTERNAL_DATA)
     .action((pred: string | undefined, gt: string | undefined, opts: EvaluateOptions) => {
       if (opts.json && opts.csv) throw new Error('choose one of --json and --csv');
       if (opts.manifest) {

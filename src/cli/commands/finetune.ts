@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { finetune, type FinetuneProgress, type FinetuneStages } from '../../train/finetune.js';
+import { locationTableMarkdown } from '../../metrics/index.js';
+import { finetune, type FinetuneProgress, type FinetuneStages } from '../../train/loop/index.js';
 
 interface FinetuneCliOptions {
   data: string;
@@ -20,6 +21,7 @@ interface FinetuneCliOptions {
   valEvery?: number;
   valSlices: number;
   augment: boolean;
+  evaluate: boolean;
   json?: boolean;
 }
 
@@ -92,6 +94,7 @@ export function register(program: Command): void {
     .option('--val-every <n>', 'validate every n iterations (default: each epoch)', int('--val-every'))
     .option('--val-slices <n>', 'validation slices per val case (evenly spaced)', int('--val-slices'), 8)
     .option('--no-augment', 'no augmentation')
+    .option('--no-evaluate', 'skip the closing whole-volume evaluation of the validation split')
     .option('--json', 'print a JSON summary (no progress bar)')
     .action(async (opts: FinetuneCliOptions) => {
       if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new Error(`--device ${opts.device}: expected cpu or cuda`);
@@ -124,6 +127,7 @@ export function register(program: Command): void {
           ...(opts.valEvery !== undefined ? { valEvery: opts.valEvery } : {}),
           valSlices: opts.valSlices,
           augment: opts.augment,
+          evaluate: opts.evaluate,
           signal: abort.signal,
           onProgress: (p) => progress.update(p),
           onNotice: (m) => process.stderr.write(`sab: ${m}\n`),
@@ -138,6 +142,11 @@ export function register(program: Command): void {
           const last = s.valDsc.at(-1);
           const dsc = first && last ? `, val DSC ${first.dsc.toFixed(3)} (iteration ${first.iteration}) -> ${last.dsc.toFixed(3)} (iteration ${last.iteration})` : '';
           process.stdout.write(`stage ${s.stage}: ${s.losses.length} iterations run, last loss ${s.losses.at(-1)?.toFixed(4) ?? '-'}${dsc}\n`);
+          if (s.best) process.stdout.write(`  best checkpoint: val DSC ${s.best.valDsc.toFixed(3)} at iteration ${s.best.iteration} -> ${res.outDir}/checkpoint_best_stage${s.stage}/\n`);
+        }
+        if (res.evaluation) {
+          process.stdout.write(`\nfinal weights on the validation split (whole volumes, as sab segment; ${res.outDir}/validation_cases.csv):\n`);
+          process.stdout.write(locationTableMarkdown(res.evaluation.table));
         }
         process.stdout.write(res.stopped ? `stopped; checkpoint in ${res.outDir}/checkpoint (continue with --resume)\n` : `wrote ${res.outDir}/bone_sam.pth and atten.pth (+ .safetensors)\n`);
       } finally {

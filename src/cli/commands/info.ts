@@ -1,12 +1,16 @@
 import type { Command } from 'commander';
-import { formatOfPath, readVolume } from '../../io/dispatch.js';
-import { listDicomSeries, type DicomSeriesInfo } from '../../io/dicom/series.js';
+import type { DicomSeriesInfo } from '../../io/dicom/series.js';
+import { isDicomInput, listOpenedSeries, readOpenedInput, type OpenedInput } from '../../io/input.js';
+import { openInputWithProgress } from '../input.js';
 import { summarizeVolume, type VolumeSummary } from '../../volume/volume.js';
+import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
 
 interface InfoOptions {
   json?: boolean;
   series?: string;
   volumeIndex?: string;
+  allowExternalData?: boolean;
+  ca?: string;
 }
 
 export interface InfoReport {
@@ -17,17 +21,18 @@ export interface InfoReport {
 }
 
 /** Gather what `sab info` shows: the volume summary, and for DICOM inputs the series list. */
-export function infoReport(input: string, opts: { series?: string; volumeIndex?: number }): InfoReport {
-  const report: InfoReport = { input };
-  const readOpts = { allowNonFinite: true, ...(opts.series !== undefined ? { seriesUid: opts.series } : {}), ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}) };
-  if (formatOfPath(input) === 'dicom') {
-    report.series = listDicomSeries(input);
+export function infoReport(spec: string | OpenedInput, opts: { series?: string; volumeIndex?: number; allowExternalData?: boolean }): InfoReport {
+  const input: OpenedInput = typeof spec === 'string' ? { spec, kind: 'file' } : spec;
+  const report: InfoReport = { input: input.spec };
+  const readOpts = { allowNonFinite: true, ...cliReadOptions(opts), ...(opts.series !== undefined ? { seriesUid: opts.series } : {}), ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}) };
+  if (isDicomInput(input.spec)) {
+    report.series = listOpenedSeries(input);
     if (report.series.length > 1 && opts.series === undefined) {
       report.note = `${report.series.length} series: pick one with --series UID to see its volume`;
       return report;
     }
   }
-  report.volume = summarizeVolume(readVolume(input, readOpts));
+  report.volume = summarizeVolume(readOpenedInput(input, readOpts));
   return report;
 }
 
@@ -60,17 +65,20 @@ export function register(program: Command): void {
   program
     .command('info')
     .description('show format, grid, spacing, RAS affine, orientation, dtype and voxel statistics of a volume (DICOM: its series)')
-    .argument('<input>', '.nii, .nii.gz, .nrrd, .nhdr, a DICOM folder or a .zip of DICOM files')
+    .argument('<input>', '.nii, .nii.gz, .nrrd, .nhdr, a DICOM folder, .zip or .dcm file, or a DICOMweb series URL')
     .option('--json', 'print JSON')
     .option('--series <uid>', 'DICOM SeriesInstanceUID to describe')
     .option('--volume-index <n>', '0-based volume of a 4D file')
-    .action((input: string, opts: InfoOptions) => {
+    .option(...ALLOW_EXTERNAL_DATA)
+    .option('--ca <file>', 'DICOMweb over https: extra CA certificate (PEM)')
+    .action(async (input: string, opts: InfoOptions) => {
       let volumeIndex: number | undefined;
       if (opts.volumeIndex !== undefined) {
         volumeIndex = Number(opts.volumeIndex);
         if (!Number.isInteger(volumeIndex) || volumeIndex < 0) throw new Error(`--volume-index must be a non-negative integer, got ${opts.volumeIndex}`);
       }
-      const report = infoReport(input, { ...(opts.series !== undefined ? { series: opts.series } : {}), ...(volumeIndex !== undefined ? { volumeIndex } : {}) });
+      const opened = await openInputWithProgress(input, { quiet: Boolean(opts.json), ...(opts.ca ? { ca: opts.ca } : {}) });
+      const report = infoReport(opened, { allowExternalData: Boolean(opts.allowExternalData), ...(opts.series !== undefined ? { series: opts.series } : {}), ...(volumeIndex !== undefined ? { volumeIndex } : {}) });
       if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else printText(report);
     });

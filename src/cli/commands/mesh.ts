@@ -14,6 +14,7 @@ import {
   smoothMesh,
 } from '../../metrics/index.js';
 import { integerOption } from '../parse.js';
+import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
 
 function parseRatio(raw: string): number {
   const v = Number(raw);
@@ -30,10 +31,11 @@ export function register(program: Command): void {
     .option('--smooth <n>', 'Taubin smoothing iterations (volume-preserving)', integerOption('--smooth', 0), 0)
     .option('--decimate <ratio>', 'keep this fraction of the triangles (edge collapse, stays closed)', parseRatio)
     .option('--label <n>', 'use voxels equal to this label (default: any non-zero voxel)', integerOption('--label', 0))
-    .action((maskPath: string, opts: { output: string; smooth: number; decimate?: number; label?: number }) => {
+    .option(...ALLOW_EXTERNAL_DATA)
+    .action((maskPath: string, opts: { output: string; smooth: number; decimate?: number; label?: number; allowExternalData?: boolean }) => {
       const ext = extname(opts.output).toLowerCase();
       if (ext !== '.stl' && ext !== '.obj') throw new Error(`${opts.output}: unsupported mesh format '${ext || '(no extension)'}' (use .stl or .obj)`);
-      const vol = readVolume(maskPath);
+      const vol = readVolume(maskPath, cliReadOptions(opts));
       const mask = labelToMask(vol.data, opts.label);
       const voxels = countForeground(mask);
       if (voxels === 0) throw new Error(`${maskPath}: mask is empty${opts.label === undefined ? '' : ` for label ${opts.label}`}, nothing to mesh`);

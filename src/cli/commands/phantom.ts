@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseNumbers } from '../parse.js';
-import { writePhantomSet } from '../../train/phantom.js';
+import { writePhantomSet } from '../../train/data/index.js';
 import type { Vec3 } from '../../volume/types.js';
 
 const integer = (what: string) => (raw: string): number => {

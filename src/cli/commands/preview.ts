@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { extname } from 'node:path';
+import { basename, extname } from 'node:path';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { readVolume } from '../../io/index.js';
-import { encodePng, maskOnGrid, renderMontage } from '../../metrics/index.js';
+import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
+import { encodePng, labelledMontagePng, maskOnGrid, renderMontage } from '../../metrics/index.js';
 import type { ResampleMode, Rgb } from '../../metrics/index.js';
 import { integerOption, parseResample } from '../parse.js';
 
@@ -26,6 +27,8 @@ interface PreviewCliOptions {
   label?: number;
   resample?: ResampleMode;
   ignoreAffine?: boolean;
+  allowExternalData?: boolean;
+  labels: boolean;
 }
 
 export function register(program: Command): void {
@@ -41,10 +44,12 @@ export function register(program: Command): void {
     .option('--label <n>', 'overlay voxels equal to this label (default: any non-zero voxel)', integerOption('--label', 0))
     .option('--resample <mode>', "'nearest': resample the mask onto the image grid when the grids differ", parseResample)
     .option('--ignore-affine', 'overlay voxel by voxel when dims match even if the voxel->world affines differ')
+    .option(...ALLOW_EXTERNAL_DATA)
+    .option('--no-labels', 'the bare montage, one pixel per voxel (no title, slice numbers or colour key)')
     .action((imagePath: string, maskPath: string, opts: PreviewCliOptions) => {
       if (extname(opts.output).toLowerCase() !== '.png') throw new Error(`${opts.output}: output must be a .png file`);
-      const image = readVolume(imagePath);
-      const maskVol = readVolume(maskPath);
+      const image = readVolume(imagePath, cliReadOptions(opts));
+      const maskVol = readVolume(maskPath, cliReadOptions(opts));
       const mask = maskOnGrid(maskVol, image, {
         label: opts.label,
         resample: opts.resample,
@@ -53,7 +58,14 @@ export function register(program: Command): void {
         referenceName: imagePath,
       });
       const montage = renderMontage(image.data, image.dims, mask.data, { slices: opts.slices, fillAlpha: opts.fill, color: opts.color });
-      writeFileAtomic(opts.output, encodePng(montage), [imagePath, maskPath]);
-      process.stdout.write(`wrote ${opts.output}: ${montage.width}x${montage.height}, slices ${montage.slices.join(', ')}\n`);
+      const colour = opts.color ?? [255, 48, 48];
+      const key = [{ colour, label: `${basename(maskPath)}${opts.label !== undefined ? ` (label ${opts.label})` : ''}: outline${opts.fill ? ', fill' : ''}` }];
+      const png = opts.labels
+        ? labelledMontagePng(montage, { title: `${basename(imagePath)}: slices along the third axis`, key })
+        : encodePng(montage);
+      writeFileAtomic(opts.output, png, [imagePath, maskPath]);
+      // PNG header: width and height are the big-endian words at bytes 16 and 20.
+      const dv = new DataView(png.buffer, png.byteOffset, png.byteLength);
+      process.stdout.write(`wrote ${opts.output}: ${dv.getUint32(16)}x${dv.getUint32(20)}, slices ${montage.slices.join(', ')}\n`);
     });
 }

@@ -2,14 +2,22 @@ import type { Command } from 'commander';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ExecutionProvider } from '../../graph/runtime.js';
+import { formatOfPath } from '../../io/dispatch.js';
+import type { DicomwebClient } from '../../io/dicomweb/client.js';
+import { segAlgorithm } from '../../segment/segAlgorithm.js';
+import { openInputWithProgress } from '../input.js';
+import { pushSeg, pushTarget } from '../seg-output.js';
+import { ENCODER_PRECISIONS, type EncoderPrecision } from '../../model/segmentAnyBone.js';
 import type { VNetBatchNormMode } from '../../model/vnet.js';
 import type { VoxelPrompt } from '../../pipeline/prompts.js';
 import { loadModel, type BoneSegmenter, type SegmentedVolume } from '../../pipeline/segmenter.js';
 import { expandInputs, outputNameFor } from '../../segment/inputs.js';
 import { segmentFile } from '../../segment/segmentFile.js';
 import { axesWithSliceLast, type Axis } from '../../volume/permute.js';
+import type { SlicingAxisChoice } from '../../volume/slicing-axis.js';
 import { collect, integerOption, parseNumbers } from '../parse.js';
 import { progressBar } from '../progress.js';
+import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
 
 interface SegmentCliOptions {
   output: string;
@@ -30,8 +38,12 @@ interface SegmentCliOptions {
   series?: string;
   volumeIndex?: number;
   vnetBn: string;
+  precision: string;
   json?: boolean;
   force?: boolean;
+  allowExternalData?: boolean;
+  push?: string;
+  ca?: string;
 }
 
 export function register(program: Command): void {
@@ -45,7 +57,7 @@ export function register(program: Command): void {
     .requiredOption('-o, --output <path>', 'output mask file (.nii, .nii.gz, .nrrd, .dcm for DICOM-SEG) or, in batch, a folder')
     .option('--weights <dir>', 'folder with bone_sam.pth and atten.pth (default: $SAB_WEIGHTS, then ~/.cache/segment-any-bone)')
     .option('--no-attention', '2D-only mode: no VNet depth attention (the paper\'s gate g fixed to the 2D branch)')
-    .option('--axis <n>', 'slicing axis in voxel order (official: 2)', '2')
+    .option('--axis <n|auto>', 'slicing axis in voxel order (official: 2); auto = the largest-spacing axis of an anisotropic volume (in-plane slices)', '2')
     .option('--slices <a:b>', 'segment only slices a..b-1 along the axis')
     .option('--point <i,j,k[,label]>', 'prompt point in voxel coordinates, label 1 = bone (default) or 0 = not bone (repeatable)', collect, [])
     .option('--box <a0,b0,a1,b1@s>', 'prompt box: in-plane voxel corners (the two non-slicing axes in order) on slice s (repeatable)', collect, [])
@@ -60,30 +72,38 @@ export function register(program: Command): void {
     .option('--series <uid>', 'DICOM: the SeriesInstanceUID to segment when the folder holds several')
     .option('--volume-index <n>', '4-D input: which volume to segment (0-based)', integerOption('--volume-index', 0))
     .option('--vnet-bn <mode>', 'VNet BatchNorm: batchstats (official behaviour) or eval (running stats)', 'batchstats')
+    .option('--precision <float32|int8>', 'image encoder arithmetic: float32 (faithful) or int8 (faster, opt-in; README "Faster: int8")', 'float32')
     .option('--json', 'print a machine-readable JSON summary instead of text (no progress bar)')
     .option('--force', 'batch: segment again even when the output exists')
+    .option(...ALLOW_EXTERNAL_DATA)
+    .option('--push <base-url>', 'store the DICOM-SEG output on this DICOMweb server (STOW-RS); credentials from SAB_DICOMWEB_*')
+    .option('--ca <file>', 'DICOMweb over https: extra CA certificate (PEM)')
     .action(async (inputs: string[], opts: SegmentCliOptions) => {
-      const axis = parseAxis(opts.axis);
+      const axis = parseAxisChoice(opts.axis);
       if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new Error(`--device ${opts.device}: expected cpu or cuda`);
       if (opts.vnetBn !== 'batchstats' && opts.vnetBn !== 'eval') throw new Error(`--vnet-bn ${opts.vnetBn}: expected batchstats or eval`);
+      if (!(ENCODER_PRECISIONS as readonly string[]).includes(opts.precision)) throw new Error(`--precision ${opts.precision}: expected float32 or int8`);
       const expanded = expandInputs(inputs);
       const batchInputs = expanded.batch ? expanded.inputs : undefined;
+      if (opts.push && !batchInputs && formatOfPath(opts.output, true) !== 'dicom-seg') throw new Error(`--push stores a DICOM-SEG: give -o a .dcm file (got ${opts.output})`);
+      const push = opts.push ? await pushTarget(opts.push, opts.ca) : undefined;
       const segmenter = loadModel(opts.weights, {
         device: opts.device as ExecutionProvider,
         ...(opts.threads ? { threads: opts.threads } : {}),
         vnetBatchNorm: opts.vnetBn as VNetBatchNormMode,
+        precision: opts.precision as EncoderPrecision,
         onNotice: (m) => process.stderr.write(`sab: ${m}\n`),
       });
       try {
-        if (batchInputs) await runBatch(segmenter, batchInputs, opts, axis);
-        else await runOne(segmenter, inputs[0]!, opts.output, opts, axis, true);
+        if (batchInputs) await runBatch(segmenter, batchInputs, opts, axis, push);
+        else await runOne(segmenter, inputs[0]!, opts.output, opts, axis, true, push);
       } finally {
         await segmenter.release();
       }
     });
 }
 
-async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: Axis): Promise<void> {
+async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: SlicingAxisChoice, push?: DicomwebClient): Promise<void> {
   if (opts.point.length || opts.box.length) throw new Error('prompts (--point/--box) apply to one volume; run them without batch inputs');
   if (opts.probabilities) throw new Error('--probabilities names one file; it cannot be used in batch mode');
   mkdirSync(opts.output, { recursive: true });
@@ -97,7 +117,7 @@ async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: Segmen
     }
     try {
       if (!opts.json) process.stderr.write(`[${n + 1}/${inputs.length}] ${input}\n`);
-      const res = await runOne(segmenter, input, output, opts, axis, false);
+      const res = await runOne(segmenter, input, output, opts, axis, false, push);
       results.push({ input, output, status: 'done', boneVolumeMl: res.boneVolumeMl });
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
@@ -118,17 +138,20 @@ async function runOne(
   input: string,
   output: string,
   opts: SegmentCliOptions,
-  axis: Axis,
+  axisChoice: SlicingAxisChoice,
   report: boolean,
+  push?: DicomwebClient,
 ): Promise<SegmentedVolume> {
-  const bar = progressBar(path.basename(input), Boolean(opts.json));
+  if (push && formatOfPath(output, true) !== 'dicom-seg') throw new Error(`--push stores a DICOM-SEG, but ${output} is not .dcm`);
+  const opened = await openInputWithProgress(input, { quiet: Boolean(opts.json), ...(opts.ca ? { ca: opts.ca } : {}) });
+  const bar = progressBar(path.basename(opened.spec), Boolean(opts.json));
   let file;
   try {
-    file = await segmentFile(segmenter, input, output, {
+    file = await segmentFile(segmenter, opened, output, {
       attention: opts.attention,
-      axis,
+      axis: axisChoice,
       batch: opts.batch,
-      prompts: parsePrompts(opts, axis),
+      prompts: (axis) => parsePrompts(opts, axis),
       ...(opts.promptedOnly ? { promptedOnly: true } : {}),
       ...(opts.slices ? { slices: opts.slices } : {}),
       ...(opts.keepLargest !== undefined ? { keepLargest: opts.keepLargest } : {}),
@@ -137,19 +160,24 @@ async function runOne(
       ...(opts.probabilities ? { probabilities: opts.probabilities } : {}),
       ...(opts.series ? { series: opts.series } : {}),
       ...(opts.volumeIndex !== undefined ? { volumeIndex: opts.volumeIndex } : {}),
+      readOptions: cliReadOptions(opts),
+      segAlgorithm: (attention) => segAlgorithm(opts.weights, attention),
       onProgress: (done, total) => bar.update(done, total),
     });
   } finally {
     bar.stop();
   }
   const { result: res, dims, spacing } = file;
+  const pushedTo = push ? await pushSeg(push, output) : undefined;
   if (report) {
     const summary = {
-      input,
+      input: opened.spec, // a URL without any user:password@ part
       output,
       probabilities: opts.probabilities ?? null,
+      pushedTo: pushedTo ?? null,
       dims,
       spacing,
+      axis: file.axis,
       attention: res.attention,
       slicesSegmented: res.slicesSegmented,
       boneVolumeMl: round(res.boneVolumeMl, 3),
@@ -163,6 +191,7 @@ async function runOne(
           `${res.slicesSegmented} slices in ${summary.seconds} s${res.attention ? '' : ' (2D-only)'}\n`,
       );
       if (opts.probabilities) process.stdout.write(`wrote ${opts.probabilities}: bone probabilities\n`);
+      if (pushedTo) process.stdout.write(`stored ${output} on ${pushedTo} (STOW-RS)\n`);
     }
   }
   return res;
@@ -194,9 +223,14 @@ export function parsePrompts(opts: Pick<SegmentCliOptions, 'point' | 'box'>, axi
   return prompts;
 }
 
+/** `0`, `1`, `2` or `auto` -> the slicing axis choice (auto: resolved per volume from its spacing). */
+export function parseAxisChoice(v: string): SlicingAxisChoice {
+  return v === 'auto' ? 'auto' : parseAxis(v);
+}
+
 /** `0`, `1` or `2` -> the slicing axis. */
 export function parseAxis(v: string): Axis {
-  if (v !== '0' && v !== '1' && v !== '2') throw new Error(`--axis ${v}: expected 0, 1 or 2`);
+  if (v !== '0' && v !== '1' && v !== '2') throw new Error(`--axis ${v}: expected 0, 1, 2 or auto`);
   return Number(v) as Axis;
 }
 

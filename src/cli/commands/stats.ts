@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { readVolume } from '../../io/index.js';
 import { boneStats, gridMismatch, maskFromVolume } from '../../metrics/index.js';
 import { integerOption } from '../parse.js';
+import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
 
 export function register(program: Command): void {
   program
@@ -12,11 +13,12 @@ export function register(program: Command): void {
     .option('--label <n>', 'use voxels equal to this label (default: any non-zero voxel)', integerOption('--label', 0))
     .option('--ignore-affine', 'accept an image whose dims match even if its voxel->world affine differs')
     .option('--json', 'print JSON')
-    .action((maskPath: string, opts: { image?: string; label?: number; json?: boolean; ignoreAffine?: boolean }) => {
-      const vol = readVolume(maskPath);
+    .option(...ALLOW_EXTERNAL_DATA)
+    .action((maskPath: string, opts: { image?: string; label?: number; json?: boolean; ignoreAffine?: boolean; allowExternalData?: boolean }) => {
+      const vol = readVolume(maskPath, cliReadOptions(opts));
       let image: ArrayLike<number> | undefined;
       if (opts.image) {
-        const img = readVolume(opts.image);
+        const img = readVolume(opts.image, cliReadOptions(opts));
         const why = gridMismatch(img, vol, opts.ignoreAffine ? Infinity : undefined);
         if (why !== null) {
           throw new Error(`${opts.image} and ${maskPath} are on different voxel grids: ${why}${opts.ignoreAffine ? '' : ' (--ignore-affine accepts equal dims)'}`);

@@ -6,7 +6,7 @@ import { createNodeRuntime } from '../../graph/runtimeNode.js';
 import { readVolume } from '../../io/dispatch.js';
 import type { FramePrompt } from '../../pipeline/prompts.js';
 import { traceSlice, type TracedTensor } from '../../pipeline/trace.js';
-import { traceTrainingStep } from '../../train/traceTrain.js';
+import { traceTrainingStep } from '../../train/step/index.js';
 import { locateWeights, WeightsError } from '../../weights/locate.js';
 import { collect, parseNumbers } from '../parse.js';
 

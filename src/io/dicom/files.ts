@@ -24,7 +24,7 @@ function listFiles(dir: string): string[] {
   return out.sort();
 }
 
-/** Files of a DICOM folder or .zip archive; DICOMDIR index files are skipped. */
+/** Files of a DICOM folder or .zip archive (DICOMDIR index files skipped), or a single DICOM file. */
 export function loadDicomFiles(path: string): DicomFileBytes[] {
   let st;
   try {
@@ -37,9 +37,12 @@ export function loadDicomFiles(path: string): DicomFileBytes[] {
       .filter((p) => !/(^|\/)DICOMDIR$/i.test(p))
       .map((p) => ({ name: p, bytes: readFileSync(p) }));
   }
+  const bytes = readFileSync(path);
+  // Not a zip (no "PK" signature): a single DICOM file, e.g. an Enhanced multi-frame object.
+  if (!(bytes[0] === 0x50 && bytes[1] === 0x4b)) return [{ name: path, bytes }];
   let entries: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(readFileSync(path));
+    entries = unzipSync(bytes);
   } catch (e) {
     throw new VolumeIOError(path, `not a readable .zip archive (${(e as Error).message})`);
   }

@@ -1,4 +1,5 @@
 import dicomParser from 'dicom-parser';
+import { inflateSync } from 'fflate';
 
 /** What we need from one DICOM image, pulled out with dicom-parser. */
 export interface DicomSlice {
@@ -21,6 +22,7 @@ export interface DicomSlice {
   rescaleSlope: number;
   rescaleIntercept: number;
   bitsAllocated: number;
+  bitsStored: number;
   pixelRepresentation: number;
   samplesPerPixel: number;
   numberOfFrames: number;
@@ -28,7 +30,23 @@ export interface DicomSlice {
   /** Patient/study attributes copied into derived objects (DICOM-SEG). */
   patient: Record<string, string>;
   pixels: { offset: number; length: number; encapsulated: boolean } | undefined;
+  /** The bytes the offsets refer to (the inflated dataset for Deflated Explicit VR). */
   bytes: Uint8Array;
+  /** ImageType values (e.g. ORIGINAL, PRIMARY, M, MOSAIC). */
+  imageType: string[];
+  /** The parsed dataset, for what only some inputs need (functional groups, encapsulated fragments). */
+  dataSet: dicomParser.DataSet;
+  /** 0-based frame of a multi-frame object this slice stands for (single-frame images: undefined). */
+  frameIndex?: number;
+}
+
+/** Deflated Explicit VR Little Endian: the dataset after the meta header is raw DEFLATE (PS3.5 A.5). */
+function inflateDataset(bytes: Uint8Array, position: number): Uint8Array {
+  const inflated = inflateSync(bytes.subarray(position));
+  const full = new Uint8Array(position + inflated.length);
+  full.set(bytes.subarray(0, position));
+  full.set(inflated, position);
+  return full;
 }
 
 const PATIENT_STUDY_TAGS: Record<string, string> = {
@@ -41,7 +59,8 @@ const PATIENT_STUDY_TAGS: Record<string, string> = {
 export function parseDicomSlice(name: string, bytes: Uint8Array): DicomSlice | undefined {
   let ds: dicomParser.DataSet;
   try {
-    ds = dicomParser.parseDicom(bytes);
+    // dicom-parser types the inflater as returning void; it uses the returned bytes.
+    ds = dicomParser.parseDicom(bytes, { inflater: inflateDataset as unknown as (a: Uint8Array, p: number) => void });
   } catch {
     return undefined;
   }
@@ -82,12 +101,15 @@ export function parseDicomSlice(name: string, bytes: Uint8Array): DicomSlice | u
     rescaleSlope: num('x00281053') ?? 1,
     rescaleIntercept: num('x00281052') ?? 0,
     bitsAllocated: us('x00280100') ?? 0,
+    bitsStored: us('x00280101') ?? us('x00280100') ?? 0,
     pixelRepresentation: us('x00280103') ?? 0,
     samplesPerPixel: us('x00280002') ?? 1,
     numberOfFrames: num('x00280008') ?? 1,
     transferSyntax: str('x00020010') || '1.2.840.10008.1.2',
     patient,
     pixels: pe ? { offset: pe.dataOffset, length: pe.length, encapsulated: !!pe.encapsulatedPixelData } : undefined,
-    bytes,
+    bytes: ds.byteArray,
+    imageType: (ds.string('x00080008') ?? '').split('\\').map((x) => x.trim().toUpperCase()).filter(Boolean),
+    dataSet: ds,
   };
 }

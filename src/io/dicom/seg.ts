@@ -17,6 +17,15 @@ export interface DicomSegOptions {
   /** Write frames for every slice, not only those containing the segment (default false, as dcmjs and highdicom do). */
   includeEmptyFrames?: boolean;
   inputs?: readonly string[];
+  /** What made the mask, for the SegmentSequence's algorithm identification (viewers show it; audits need it). */
+  algorithm?: SegAlgorithm;
+}
+
+export interface SegAlgorithm {
+  name: string;
+  version: string;
+  /** Free text, e.g. the sha256 of the weights and the options used. */
+  parameters?: string;
 }
 
 const code = (value: string, scheme: string, meaning: string): Record<string, string> => ({ CodeValue: value, CodingSchemeDesignator: scheme, CodeMeaning: meaning });
@@ -47,6 +56,9 @@ export function buildDicomSeg(mask: Volume, opts: DicomSegOptions = {}): Uint8Ar
   const now = dicomNow();
   const sop = newUid();
   const sopClassOf = (k: number): string => src.instances[k]!.sopClassUid;
+  const algorithm = opts.algorithm ?? { name: 'SegmentAnyBone', version: '0.1.0' };
+  // An Enhanced (multi-frame) source is one instance with many frames: list each instance once.
+  const referenced = new Map(src.instances.map((r) => [r.sopInstanceUid, r.sopClassUid]));
 
   // Bit-pack frames back to back, LSB first (PS3.5 8.1.1); frames are not padded to byte boundaries.
   const packed = new Uint8Array(Math.ceil((frames.length * per) / 8));
@@ -63,7 +75,7 @@ export function buildDicomSeg(mask: Volume, opts: DicomSegOptions = {}): Uint8Ar
     StudyInstanceUID: src.studyInstanceUid, SeriesInstanceUID: newUid(), SeriesNumber: '300', InstanceNumber: '1',
     SeriesDescription: opts.seriesDescription ?? 'SegmentAnyBone segmentation',
     FrameOfReferenceUID: src.frameOfReferenceUid, PositionReferenceIndicator: '',
-    Manufacturer: 'segment-any-bone', ManufacturerModelName: 'SegmentAnyBone', DeviceSerialNumber: '1', SoftwareVersions: '0.1.0',
+    Manufacturer: 'segment-any-bone', ManufacturerModelName: algorithm.name, DeviceSerialNumber: '1', SoftwareVersions: algorithm.version,
     ContentDate: now.date, ContentTime: now.time, SeriesDate: now.date, SeriesTime: now.time,
     ContentLabel: 'SEGMENTATION', ContentDescription: 'Bone segmentation', ContentCreatorName: 'SegmentAnyBone',
     ImageType: ['DERIVED', 'PRIMARY'], InstanceCreationDate: now.date, InstanceCreationTime: now.time,
@@ -72,7 +84,7 @@ export function buildDicomSeg(mask: Volume, opts: DicomSegOptions = {}): Uint8Ar
     SegmentationType: 'BINARY', NumberOfFrames: String(frames.length),
     ReferencedSeriesSequence: [{
       SeriesInstanceUID: src.series.seriesInstanceUid,
-      ReferencedInstanceSequence: src.instances.map((r) => ({ ReferencedSOPClassUID: r.sopClassUid, ReferencedSOPInstanceUID: r.sopInstanceUid })),
+      ReferencedInstanceSequence: [...referenced].map(([uid, cls]) => ({ ReferencedSOPClassUID: cls, ReferencedSOPInstanceUID: uid })),
     }],
     DimensionOrganizationSequence: [{ DimensionOrganizationUID: dimOrg }],
     DimensionIndexSequence: [
@@ -83,7 +95,12 @@ export function buildDicomSeg(mask: Volume, opts: DicomSegOptions = {}): Uint8Ar
       SegmentNumber: 1,
       SegmentLabel: opts.segmentLabel ?? 'Bone',
       SegmentAlgorithmType: 'AUTOMATIC',
-      SegmentAlgorithmName: 'SegmentAnyBone',
+      SegmentAlgorithmName: algorithm.name,
+      SegmentationAlgorithmIdentificationSequence: [{
+        AlgorithmFamilyCodeSequence: [code('123110', 'DCM', 'Artificial Intelligence')],
+        AlgorithmName: algorithm.name, AlgorithmVersion: algorithm.version,
+        ...(algorithm.parameters ? { AlgorithmParameters: algorithm.parameters } : {}),
+      }],
       SegmentedPropertyCategoryCodeSequence: [code('91723000', 'SCT', 'Anatomical Structure')],
       SegmentedPropertyTypeCodeSequence: [code('272673000', 'SCT', 'Bone')],
       RecommendedDisplayCIELabValue: [58596, 35006, 41405],
@@ -96,6 +113,7 @@ export function buildDicomSeg(mask: Volume, opts: DicomSegOptions = {}): Uint8Ar
       DerivationImageSequence: [{
         SourceImageSequence: [{
           ReferencedSOPClassUID: sopClassOf(k), ReferencedSOPInstanceUID: src.instances[k]!.sopInstanceUid,
+          ...(src.instances[k]!.frameNumber !== undefined ? { ReferencedFrameNumber: src.instances[k]!.frameNumber } : {}),
           PurposeOfReferenceCodeSequence: [code('121322', 'DCM', 'Source image for image processing operation')],
         }],
         DerivationCodeSequence: [code('113076', 'DCM', 'Segmentation')],

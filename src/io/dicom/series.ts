@@ -1,10 +1,13 @@
 import { flipXY } from '../../volume/affine.js';
+import { affineProblem } from '../../volume/geometry-rules.js';
 import { allocVoxels } from '../../volume/dtype.js';
 import type { Vec3, Volume, VoxelArray, VoxelDType } from '../../volume/types.js';
 import { createVolume, firstNonFinite } from '../../volume/volume.js';
 import { VolumeIOError } from '../errors.js';
 import type { ReadOptions } from '../options.js';
-import { loadDicomFiles } from './files.js';
+import { loadDicomFiles, type DicomFileBytes } from './files.js';
+import { FrameError, framePixels, unsupportedSyntax } from './frames.js';
+import { expandFrames, MultiFrameError } from './multiframe.js';
 import { parseDicomSlice, type DicomSlice } from './parse.js';
 
 /** Summary of one series found in a folder/zip. */
@@ -25,6 +28,8 @@ export interface DicomInstanceRef {
   file: string;
   /** ImagePositionPatient (LPS, mm). */
   position: number[];
+  /** 1-based frame number when the slice is one frame of a multi-frame (Enhanced) object. */
+  frameNumber?: number;
 }
 
 /** Kept in Volume.source.header for DICOM inputs: enough to write a DICOM-SEG that references the series. */
@@ -40,12 +45,9 @@ export interface DicomSourceHeader {
   patient: Record<string, string>;
 }
 
-const LITTLE_ENDIAN_SYNTAXES = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1']);
-const BIG_ENDIAN_SYNTAX = '1.2.840.10008.1.2.2';
 const NON_IMAGE_MODALITIES = new Set(['SEG', 'RTSTRUCT', 'RTPLAN', 'RTDOSE', 'SR', 'PR', 'KO', 'REG']);
 
-function parseAll(path: string): DicomSlice[] {
-  const files = loadDicomFiles(path);
+function parseAll(path: string, files: DicomFileBytes[] = loadDicomFiles(path)): DicomSlice[] {
   const slices: DicomSlice[] = [];
   for (const f of files) {
     const s = parseDicomSlice(f.name, f.bytes);
@@ -68,12 +70,13 @@ function groupBySeries(slices: DicomSlice[]): Map<string, DicomSlice[]> {
 
 function info(uid: string, g: DicomSlice[]): DicomSeriesInfo {
   const s = g[0]!;
-  return { seriesInstanceUid: uid, seriesNumber: s.seriesNumber, description: s.seriesDescription, modality: s.modality, sliceCount: g.length, rows: s.rows, columns: s.columns };
+  const sliceCount = g.reduce((n, x) => n + Math.max(1, x.numberOfFrames), 0); // an Enhanced object counts its frames
+  return { seriesInstanceUid: uid, seriesNumber: s.seriesNumber, description: s.seriesDescription, modality: s.modality, sliceCount, rows: s.rows, columns: s.columns };
 }
 
 /** The series in a DICOM folder or .zip, ordered by series number. */
-export function listDicomSeries(path: string): DicomSeriesInfo[] {
-  return [...groupBySeries(parseAll(path))].map(([uid, g]) => info(uid, g)).sort((a, b) => (a.seriesNumber ?? 0) - (b.seriesNumber ?? 0));
+export function listDicomSeries(path: string, files?: DicomFileBytes[]): DicomSeriesInfo[] {
+  return [...groupBySeries(parseAll(path, files))].map(([uid, g]) => info(uid, g)).sort((a, b) => (a.seriesNumber ?? 0) - (b.seriesNumber ?? 0));
 }
 
 function cross(a: number[], b: number[]): number[] {
@@ -82,9 +85,12 @@ function cross(a: number[], b: number[]): number[] {
 const dot = (a: number[], b: number[]): number => a[0]! * b[0]! + a[1]! * b[1]! + a[2]! * b[2]!;
 const fmt = (v: number[]): string => `(${v.map((x) => +x.toFixed(4)).join(', ')})`;
 
-/** Read one series of a DICOM folder or .zip into a RAS volume. */
-export function readDicomSeries(path: string, opts: ReadOptions = {}): Volume {
-  const groups = groupBySeries(parseAll(path));
+/**
+ * Read one series of a DICOM folder or .zip into a RAS volume. `files` (already in memory, e.g. retrieved over
+ * DICOMweb) replaces reading `path`, which then only names the source in messages.
+ */
+export function readDicomSeries(path: string, opts: ReadOptions = {}, files?: DicomFileBytes[]): Volume {
+  const groups = groupBySeries(parseAll(path, files));
   let uid = opts.seriesUid;
   if (uid === undefined) {
     if (groups.size > 1) {
@@ -98,16 +104,23 @@ export function readDicomSeries(path: string, opts: ReadOptions = {}): Volume {
   return buildVolume(path, uid, slices, opts);
 }
 
-function buildVolume(path: string, uid: string, slices: DicomSlice[], opts: ReadOptions): Volume {
+function buildVolume(path: string, uid: string, images: DicomSlice[], opts: ReadOptions): Volume {
   const fail = (problem: string): never => {
     throw new VolumeIOError(path, `series ${uid}: ${problem}`);
   };
+  const slices: DicomSlice[] = [];
+  for (const s of images) {
+    const why = unsupportedSyntax(s);
+    if (why) fail(`${s.name} ${why}`);
+    try {
+      slices.push(...expandFrames(s));
+    } catch (e) {
+      if (e instanceof MultiFrameError) fail(`${s.name} ${e.message}`);
+      throw e;
+    }
+  }
   const first = slices[0]!;
   for (const s of slices) {
-    if (s.numberOfFrames > 1) fail(`${s.name} is a multi-frame image (${s.numberOfFrames} frames); only single-frame series are supported`);
-    if (s.pixels!.encapsulated || !(LITTLE_ENDIAN_SYNTAXES.has(s.transferSyntax) || s.transferSyntax === BIG_ENDIAN_SYNTAX)) {
-      fail(`${s.name} uses compressed transfer syntax ${s.transferSyntax}; only uncompressed DICOM is supported`);
-    }
     if (s.samplesPerPixel !== 1) fail(`${s.name} has ${s.samplesPerPixel} samples per pixel; only grayscale is supported`);
     if (s.rows !== first.rows || s.columns !== first.columns) {
       fail(`inconsistent image size: ${first.name} is ${first.rows}x${first.columns} (rows x columns) but ${s.name} is ${s.rows}x${s.columns}`);
@@ -173,6 +186,8 @@ function buildVolume(path: string, uid: string, slices: DicomSlice[], opts: Read
   }
   lps[15] = 1;
   const affine = flipXY(lps);
+  const problem = affineProblem(affine);
+  if (problem !== undefined) fail(`the geometry (PixelSpacing, ImageOrientationPatient, slice positions) is unusable: ${problem}`);
 
   const dims: Vec3 = [first.columns, first.rows, n];
   const data = assemblePixels(sorted.map((x) => x.s), dims, fail);
@@ -184,13 +199,16 @@ function buildVolume(path: string, uid: string, slices: DicomSlice[], opts: Read
     }
   }
   const header: DicomSourceHeader = {
-    series: info(uid, slices),
+    series: info(uid, images),
     studyInstanceUid: first.studyInstanceUid,
     frameOfReferenceUid: first.frameOfReferenceUid,
     orientation: first.orientation!,
     pixelSpacing: first.pixelSpacing!,
     sliceThickness: first.sliceThickness,
-    instances: sorted.map(({ s }) => ({ sopInstanceUid: s.sopInstanceUid, sopClassUid: s.sopClassUid, file: s.name, position: s.position! })),
+    instances: sorted.map(({ s }) => ({
+      sopInstanceUid: s.sopInstanceUid, sopClassUid: s.sopClassUid, file: s.name, position: s.position!,
+      ...(s.frameIndex !== undefined ? { frameNumber: s.frameIndex + 1 } : {}),
+    })),
     patient: first.patient,
   };
   return createVolume(data, dims, affine, { format: 'dicom', path, header });
@@ -203,24 +221,29 @@ function assemblePixels(slices: DicomSlice[], dims: Vec3, fail: (p: string) => n
   const bytesPer = first.bitsAllocated / 8;
   const signed = first.pixelRepresentation === 1;
   const rawType: VoxelDType = bytesPer === 1 ? (signed ? 'int8' : 'uint8') : bytesPer === 2 ? (signed ? 'int16' : 'uint16') : signed ? 'int32' : 'uint32';
+  // Every slice's pixel data is checked against rows x columns before the volume is allocated from those numbers.
+  // (Native data only: a compressed frame's decoded size is checked by its codec.)
+  for (const s of slices) {
+    const px = s.pixels!;
+    if (px.encapsulated) continue;
+    const need = ((s.frameIndex ?? 0) + 1) * per * bytesPer;
+    const available = Math.max(0, Math.min(px.length, s.bytes.length - px.offset));
+    if (available < need) fail(`${s.name}: pixel data is truncated (${available} bytes, ${need} needed)`);
+  }
   const rescaled = slices.some((s) => s.rescaleSlope !== 1 || s.rescaleIntercept !== 0);
   const out: VoxelArray = rescaled ? new Float32Array(per * dims[2]) : allocVoxels(rawType, per * dims[2]);
   slices.forEach((s, k) => {
-    const px = s.pixels!;
-    if (px.length < per * bytesPer || px.offset + per * bytesPer > s.bytes.length) {
-      fail(`${s.name}: pixel data is truncated (${Math.min(px.length, s.bytes.length - px.offset)} bytes, ${per * bytesPer} needed)`);
+    let px;
+    try {
+      px = framePixels(s);
+    } catch (e) {
+      if (e instanceof FrameError) fail(`${s.name}: ${e.message}`);
+      throw e;
     }
-    const view = new DataView(s.bytes.buffer, s.bytes.byteOffset + px.offset, per * bytesPer);
-    const le = s.transferSyntax !== BIG_ENDIAN_SYNTAX;
     const base = k * per;
     const slope = s.rescaleSlope, inter = s.rescaleIntercept;
-    for (let i = 0; i < per; i++) {
-      let v: number;
-      if (bytesPer === 1) v = signed ? view.getInt8(i) : view.getUint8(i);
-      else if (bytesPer === 2) v = signed ? view.getInt16(2 * i, le) : view.getUint16(2 * i, le);
-      else v = signed ? view.getInt32(4 * i, le) : view.getUint32(4 * i, le);
-      out[base + i] = rescaled ? v * slope + inter : v;
-    }
+    if (rescaled) for (let i = 0; i < per; i++) out[base + i] = px![i]! * slope + inter;
+    else out.set(px!.subarray(0, per), base);
   });
   return out;
 }

@@ -1,16 +1,85 @@
+import { affineProblem, formatMm, usableSpacing } from '../../volume/geometry-rules.js';
 import type { NiftiHeader } from './header.js';
 
+/** NIFTI_XFORM_* codes: 1 scanner, 2 aligned, 3 Talairach, 4 MNI-152, 5 template (nibabel knows the same set). */
+const VALID_XFORM_CODES = new Set([0, 1, 2, 3, 4, 5]);
+
+export interface NiftiGeometry {
+  /** Voxel->RAS affine, never degenerate (see volume/geometry-rules.ts). */
+  affine: Float64Array;
+  /** Which header fields it came from. */
+  from: 'sform' | 'qform' | 'pixdim';
+  /** What was ignored or assumed on the way, for the user (empty for a clean header). */
+  warnings: string[];
+}
+
+/** Thrown when no usable geometry can be derived; the reader reports it as the file's one error. */
+export class NiftiGeometryError extends Error {
+  override name = 'NiftiGeometryError';
+}
+
 /**
- * Voxel->RAS affine of a NIfTI header, following nibabel's `get_best_affine` after its load-time header fixes:
- *  - sform if sform_code != 0, else qform if qform_code != 0 (nibabel tests `!= 0`; negative codes are invalid anyway);
- *  - otherwise nibabel's "base affine": diag(-pixdim1, pixdim2, pixdim3) with the grid centre at the origin,
- *    i.e. translation = -(dim-1)/2 * zooms (x flipped, as for Analyze files). It is NOT plain diag(pixdim).
- * nibabel's fixes applied first: qfac (pixdim[0]) other than +-1 becomes 1; pixdim[1..3] zero becomes 1, negative becomes abs.
+ * The voxel->RAS affine of a NIfTI header: nibabel's `get_best_affine` after its load-time fixes, plus the project's
+ * rule that a degenerate transform is never used (volume/geometry-rules.ts):
+ *  - a qform/sform code outside 0..5 is invalid and counts as 0 (unknown), as nibabel's header check fixes it;
+ *  - sform if its code is set, else qform if its code is set, else nibabel's "base affine" from pixdim:
+ *    diag(-pixdim1, pixdim2, pixdim3) with the grid centre at the origin (NOT plain diag(pixdim));
+ *  - a chosen form that is non-finite, singular or has an absurd voxel size (<= 1e-6 or >= 1e4 mm) is skipped with a
+ *    warning for the next one; the base affine then needs sane pixdims, else NiftiGeometryError;
+ *  - pixdim[1..3] NaN/Inf/0 becomes 1 mm with a warning naming the axis; a negative one its absolute value (nibabel).
  */
+export function niftiGeometry(h: NiftiHeader): NiftiGeometry {
+  const warnings: string[] = [];
+  const code = (name: 'sform' | 'qform', c: number): number => {
+    if (VALID_XFORM_CODES.has(c)) return c;
+    warnings.push(`${name}_code ${c} is not a valid NIfTI transform code (0..5); the ${name} is ignored, as nibabel does`);
+    return 0;
+  };
+  const candidates: ['sform' | 'qform', () => Float64Array][] = [];
+  if (code('sform', h.sformCode) !== 0) candidates.push(['sform', () => sformAffine(h)]);
+  if (code('qform', h.qformCode) !== 0) candidates.push(['qform', () => qformAffine(h)]);
+  for (const [name, build] of candidates) {
+    let affine: Float64Array;
+    let problem: string | undefined;
+    try {
+      affine = build();
+      problem = affineProblem(affine);
+    } catch (e) {
+      problem = (e as Error).message;
+    }
+    if (problem === undefined) {
+      if (name === 'qform') warnings.push(...zoomWarnings(h));
+      return { affine: affine!, from: name, warnings };
+    }
+    warnings.push(`the ${name} is unusable (${problem}); ignored`);
+  }
+  const degenerate = candidates.length > 0;
+  const zw = zoomWarnings(h);
+  if (degenerate && zw.length > 0) {
+    throw new NiftiGeometryError(`${warnings.join('; ')}; and pixdim [${h.pixdim.slice(1, 4).join(', ')}] gives no usable voxel size either`);
+  }
+  const affine = baseAffine(h);
+  const problem = affineProblem(affine);
+  if (problem !== undefined) throw new NiftiGeometryError(`no usable geometry: the pixdim-based affine is unusable (${problem})`);
+  if (degenerate) warnings.push(`using the pixdim spacing ${fixedZooms(h).map(formatMm).join(' x ')} mm with nibabel's base affine instead`);
+  warnings.push(...zw);
+  return { affine, from: 'pixdim', warnings };
+}
+
+/** niftiGeometry's affine (for callers that only need the matrix). */
 export function niftiBestAffine(h: NiftiHeader): Float64Array {
-  if (h.sformCode !== 0) return sformAffine(h);
-  if (h.qformCode !== 0) return qformAffine(h);
-  return baseAffine(h);
+  return niftiGeometry(h).affine;
+}
+
+/** One warning per pixdim[1..3] that is NaN, infinite or 0 and is taken as 1 mm. */
+function zoomWarnings(h: NiftiHeader): string[] {
+  const out: string[] = [];
+  for (let a = 1; a <= 3; a++) {
+    const v = h.pixdim[a];
+    if (v === undefined || v === 0 || !Number.isFinite(v)) out.push(`pixdim[${a}] is ${v}; assuming a spacing of 1 mm along axis ${a - 1}`);
+    else if (!usableSpacing(v)) out.push(`pixdim[${a}] is ${formatMm(v)} mm, not a usable voxel size`);
+  }
+  return out;
 }
 
 export function fixedZooms(h: NiftiHeader): [number, number, number] {

@@ -4,7 +4,8 @@ import { createVolume, firstNonFinite } from '../../volume/volume.js';
 import { VolumeIOError, readInputFile } from '../errors.js';
 import { GzipError, gunzip, isGzip } from '../gzip.js';
 import type { ReadOptions } from '../options.js';
-import { niftiBestAffine } from './geometry.js';
+import { NiftiGeometryError, niftiGeometry } from './geometry.js';
+import { readWarnings } from '../warnings.js';
 import {
   NIFTI1_HEADER_SIZE, NIFTI2_HEADER_SIZE, NIFTI_DTYPE, NIFTI_UNSUPPORTED, parseNiftiHeader, sizeofHdrBothWays, sniffNifti,
   type NiftiHeader,
@@ -83,7 +84,7 @@ export function decodeNifti(fileBytes: Uint8Array, name: string, opts: ReadOptio
 
   let raw = bytes.subarray(start, start + n * bpv);
   if (littleEndian !== HOST_LITTLE_ENDIAN && bpv > 1) {
-    raw = raw.slice();
+    raw = new Uint8Array(raw); // a copy (Buffer.slice would be a view of the caller's bytes)
     swapBytesInPlace(raw, bpv);
   }
   let data: VoxelArray = voxelsFromBytes(dtype!, raw, n);
@@ -99,15 +100,19 @@ export function decodeNifti(fileBytes: Uint8Array, name: string, opts: ReadOptio
     }
   }
 
-  let affine: Float64Array;
+  let geometry: ReturnType<typeof niftiGeometry>;
   try {
-    affine = niftiBestAffine(h);
+    geometry = niftiGeometry(h);
   } catch (e) {
-    fail((e as Error).message);
+    if (e instanceof NiftiGeometryError) fail(e.message);
+    throw e;
   }
-  for (const v of affine!) if (!Number.isFinite(v)) fail(`the header's ${h.sformCode !== 0 ? 'sform' : 'qform'} contains non-finite values`);
+  const warnings = readWarnings(name, opts);
+  for (const w of geometry!.warnings) warnings.warn(w);
   const source: NiftiSourceHeader = { nifti: h };
-  return createVolume(data, dims, affine!, { format: version === 1 ? 'nifti1' : 'nifti2', path: name, header: source });
+  return createVolume(data, dims, geometry!.affine, {
+    format: version === 1 ? 'nifti1' : 'nifti2', path: name, header: source, ...(warnings.list.length ? { warnings: warnings.list } : {}),
+  });
 }
 
 function checkMagic(h: NiftiHeader, fail: (p: string) => never): void {

@@ -4,7 +4,7 @@ import type { Volume } from '../../volume/types.js';
 import { writeFileAtomic } from '../atomic.js';
 import { VolumeIOError } from '../errors.js';
 import { gzip } from '../gzip-node.js';
-import { niftiBestAffine, setQform, setSform } from './geometry.js';
+import { niftiGeometry, setQform, setSform } from './geometry.js';
 import { emptyNiftiHeader, NIFTI_CODE, serializeNiftiHeader, type NiftiHeader } from './header.js';
 import type { NiftiSourceHeader } from './read.js';
 
@@ -33,7 +33,10 @@ function matchingSourceHeader(vol: Volume): NiftiHeader | undefined {
   const sameDims = h.dim[1] === vol.dims[0] && (h.dim[2] ?? 1) === vol.dims[1] && (h.dim[3] ?? 1) === vol.dims[2];
   if (!sameDims) return undefined;
   try {
-    return affinesClose(niftiBestAffine(h), vol.affine, 1e-6) ? h : undefined;
+    // A header whose geometry needed fixing (invalid code, degenerate form, NaN pixdim) is not copied: the mask gets
+    // clean sform/qform fields from the affine instead of the damage.
+    const g = niftiGeometry(h);
+    return g.warnings.length === 0 && affinesClose(g.affine, vol.affine, 1e-6) ? h : undefined;
   } catch {
     return undefined;
   }

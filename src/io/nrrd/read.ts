@@ -1,11 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { allocVoxels, bytesPerVoxel, HOST_LITTLE_ENDIAN, swapBytesInPlace, voxelsFromBytes } from '../../volume/dtype.js';
 import type { Vec3, Volume, VoxelArray } from '../../volume/types.js';
 import { createVolume, firstNonFinite } from '../../volume/volume.js';
 import { VolumeIOError, readInputFile } from '../errors.js';
-import { GzipError, gunzip } from '../gzip.js';
+import { Bzip2Error, bunzip2 } from '../bzip2.js';
+import { GzipError, gunzip, isGzip } from '../gzip.js';
 import type { ReadOptions } from '../options.js';
+import { readWarnings, type ReadWarnings } from '../warnings.js';
+import { affineProblem } from '../../volume/geometry-rules.js';
 import { NrrdParseError, nrrdType, parseNrrdHeader, parseVectors, spaceToRasFlips, type NrrdHeader } from './header.js';
 
 export interface NrrdSourceHeader {
@@ -61,39 +64,46 @@ export function decodeNrrd(bytes: Uint8Array, name: string, opts: ReadOptions = 
   }
 
   const bpv = bytesPerVoxel(dtype);
-  const total = sizes.reduce((a, b) => a * b, 1);
-  let payload = readPayload(bytes, hdr!, name, fail);
+  const total = sizes.reduce((x, y) => x * y, 1);
+  const needed = total * bpv;
   const encoding = f.encoding!.toLowerCase();
+  const lineSkip = skipField(f, 'line skip', 'lineskip', fail);
+  const byteSkip = skipField(f, 'byte skip', 'byteskip', fail);
+  if (lineSkip === -1) fail('line skip is -1; it must be a non-negative integer (only byte skip may be -1)');
+  const input = payloadSource(bytes, hdr!, name, opts, fail);
+  const where = input.detached ? `detached data file ${input.path}` : 'the file';
+  // Line skip counts text lines before the data (and before decompression); byte skip -1 on raw data means "the last
+  // bytes of the file", which makes line skip irrelevant (as teem and pynrrd read it).
+  const payload = encoding === 'raw' && byteSkip === -1 ? input.bytes : skipLines(input.bytes, lineSkip, where, fail);
   let raw: Uint8Array;
-  if (encoding === 'raw' || encoding === 'gzip' || encoding === 'gz') {
-    if (encoding !== 'raw') {
-      try {
-        payload = gunzip(payload);
-      } catch (e) {
-        if (e instanceof GzipError) fail(e.message);
-        throw e;
-      }
+  if (encoding === 'raw') {
+    raw = takeBytes(payload, byteSkip, needed, f, where, false, fail);
+  } else if (encoding === 'gzip' || encoding === 'gz' || encoding === 'bzip2' || encoding === 'bz2') {
+    // As teem: byte skip applies after decompression, so "the last bytes" (-1) cannot be found without inflating all.
+    if (byteSkip === -1) fail(`byte skip -1 (data at the end of the file) only works with raw encoding, not ${encoding}`);
+    raw = takeBytes(decompress(payload, encoding, byteSkip + needed, where, fail), byteSkip, needed, f, where, true, fail);
+  } else if (encoding === 'ascii' || encoding === 'text' || encoding === 'txt') {
+    if (byteSkip > 0 && byteSkip > payload.length) fail(`byte skip ${byteSkip} runs past the end of ${where} (${payload.length} bytes)`);
+    const text = payload.subarray(byteSkip > 0 ? byteSkip : 0);
+    const words = new TextDecoder('latin1').decode(text).trim().split(/[\s,]+/).filter(Boolean);
+    if (words.length < total) fail(`image data is truncated: sizes ${f.sizes} need ${total} values, ${where} has ${words.length}`);
+    const arr = allocVoxels(dtype, total);
+    for (let i = 0; i < total; i++) {
+      const v = Number(words[i]);
+      if (Number.isNaN(v) && !/^[+-]?nan$/i.test(words[i]!)) fail(`value ${i} of the ascii data, ${JSON.stringify(words[i]!.slice(0, 40))}, is not a number`);
+      arr[i] = v;
     }
-    const skip = Number(f['byte skip'] ?? 0);
-    const start = skip === -1 ? payload.length - total * bpv : skip;
-    if (!(start >= 0) || payload.length - start < total * bpv) {
-      fail(`image data is truncated: sizes ${f.sizes} of ${f.type} need ${total * bpv} bytes, the file has ${Math.max(0, payload.length - Math.max(0, start))}`);
-    }
-    raw = payload.subarray(start, start + total * bpv);
+    raw = new Uint8Array(arr.buffer);
+  } else {
+    fail(`unsupported NRRD encoding "${f.encoding}" (supported: raw, gzip, bzip2, ascii)`);
+  }
+  if (encoding !== 'ascii' && encoding !== 'text' && encoding !== 'txt') {
     const endian = f.endian?.toLowerCase();
     if (bpv > 1 && endian !== 'little' && endian !== 'big') fail(`field "endian" is ${endian === undefined ? 'missing' : `"${f.endian}"`}; it is required for multi-byte types`);
     if (bpv > 1 && (endian === 'little') !== HOST_LITTLE_ENDIAN) {
-      raw = raw.slice();
+      raw = new Uint8Array(raw!); // a copy (Buffer.slice would be a view of the caller's bytes)
       swapBytesInPlace(raw, bpv);
     }
-  } else if (encoding === 'ascii' || encoding === 'text' || encoding === 'txt') {
-    const words = new TextDecoder('latin1').decode(payload).trim().split(/[\s,]+/).filter(Boolean);
-    if (words.length < total) fail(`image data is truncated: sizes ${f.sizes} need ${total} values, the file has ${words.length}`);
-    const arr = allocVoxels(dtype, total);
-    for (let i = 0; i < total; i++) arr[i] = Number(words[i]);
-    raw = new Uint8Array(arr.buffer);
-  } else {
-    fail(`unsupported NRRD encoding "${f.encoding}" (supported: raw, gzip, ascii)`);
   }
 
   const all: VoxelArray = voxelsFromBytes(dtype, raw!, total);
@@ -114,31 +124,133 @@ export function decodeNrrd(bytes: Uint8Array, name: string, opts: ReadOptions = 
     }
   }
 
-  const affine = nrrdAffine(hdr!, dirs, spatialAxes, fail);
+  const warnings = readWarnings(name, opts);
+  const affine = nrrdAffine(hdr!, dirs, spatialAxes, warnings, fail);
+  const problem = affineProblem(affine);
+  if (problem !== undefined) fail(`the geometry (space directions / spacings) is unusable: ${problem}`);
   const source: NrrdSourceHeader = { nrrd: hdr!, encoding };
   if (f.space !== undefined) source.space = f.space;
-  return createVolume(data, dims, affine, { format: 'nrrd', path: name, header: source });
+  return createVolume(data, dims, affine, {
+    format: 'nrrd', path: name, header: source, ...(warnings.list.length ? { warnings: warnings.list } : {}),
+  });
 }
 
-function readPayload(bytes: Uint8Array, hdr: NrrdHeader, name: string, fail: (p: string) => never): Uint8Array {
+/** `line skip` / `byte skip` (teem also accepts them without the space): an integer >= -1, default 0. */
+function skipField(f: Record<string, string>, key: string, alt: string, fail: (p: string) => never): number {
+  const text = f[key] ?? f[alt];
+  if (text === undefined) return 0;
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < -1) {
+    fail(`${key} is ${JSON.stringify(text)}; it must be -1 (data at the end of the file) or a non-negative integer`);
+  }
+  return v;
+}
+
+interface PayloadSource {
+  bytes: Uint8Array;
+  detached: boolean;
+  path: string;
+}
+
+/**
+ * The bytes that hold the data: after the header, or a detached `data file`. A detached file must resolve (symbolic
+ * links followed) inside the header's own folder unless opts.allowExternalData: a header from someone else must not
+ * make a worker or a server read /etc/passwd or ../../secrets.
+ */
+function payloadSource(bytes: Uint8Array, hdr: NrrdHeader, name: string, opts: ReadOptions, fail: (p: string) => never): PayloadSource {
   const dataFile = hdr.fields['data file'] ?? hdr.fields['datafile'];
-  if (dataFile === undefined) return bytes.subarray(hdr.headerLength);
+  if (dataFile === undefined) return { bytes: bytes.subarray(hdr.headerLength), detached: false, path: name };
   if (/^LIST/.test(dataFile) || /%/.test(dataFile)) fail(`multi-file "data file: ${dataFile}" is not supported`);
-  const p = isAbsolute(dataFile) ? dataFile : join(dirname(name), dataFile);
+  if (dataFile === '' || dataFile.includes('\0')) fail(`data file ${JSON.stringify(dataFile)} is not a file name`);
+  const folder = dirname(name);
+  const p = isAbsolute(dataFile) ? dataFile : join(folder, dataFile);
+  if (!opts.allowExternalData) {
+    let real: string | undefined;
+    let realFolder: string | undefined;
+    try {
+      realFolder = realpathSync(folder);
+      real = realpathSync(p);
+    } catch {
+      // Judge a missing file by its path alone; reading it below then fails with the usual message.
+      realFolder ??= resolve(folder);
+      real = resolve(p);
+    }
+    const folderPrefix = realFolder.endsWith(sep) ? realFolder : realFolder + sep;
+    if (!real.startsWith(folderPrefix)) {
+      fail(`data file "${dataFile}" resolves to ${real}, outside the header's folder ${realFolder}; detached data is only read ` +
+        'from the header\'s folder (pass --allow-external-data, or allowExternalData in the library, if you trust this header)');
+    }
+  }
   let payload: Uint8Array;
   try {
     payload = readFileSync(p);
   } catch (e) {
     fail(`cannot read detached data file ${p} (${(e as Error).message})`);
   }
-  const lineSkip = Number(hdr.fields['line skip'] ?? 0);
+  return { bytes: payload!, detached: true, path: p };
+}
+
+function skipLines(b: Uint8Array, lines: number, where: string, fail: (p: string) => never): Uint8Array {
   let off = 0;
-  for (let l = 0; l < lineSkip; l++) {
-    const nl = payload!.indexOf(10, off);
-    if (nl < 0) fail(`line skip ${lineSkip} runs past the end of ${p}`);
+  for (let l = 0; l < lines; l++) {
+    const nl = b.indexOf(10, off);
+    if (nl < 0) fail(`line skip ${lines} runs past the end of ${where}`);
     off = nl + 1;
   }
-  return payload!.subarray(off);
+  return b.subarray(off);
+}
+
+/** Decompress gzip/bzip2 data, never to more than `limit` bytes (byte skip + the header's declared data size). */
+function decompress(payload: Uint8Array, encoding: string, limit: number, where: string, fail: (p: string) => never): Uint8Array {
+  if (encoding === 'bzip2' || encoding === 'bz2') {
+    try {
+      return bunzip2(payload, limit);
+    } catch (e) {
+      if (e instanceof Bzip2Error) fail(`${e.message} in ${where}`);
+      throw e;
+    }
+  }
+  if (!isGzip(payload)) fail(`${where} does not hold gzip data where the header says it starts (check "line skip")`);
+  if (payload.length >= 18) {
+    // The gzip trailer states the decompressed size (mod 2^32): a mismatch is caught before inflating anything.
+    const n = payload.length;
+    const isize = (payload[n - 4]! | (payload[n - 3]! << 8) | (payload[n - 2]! << 16) | (payload[n - 1]! << 24)) >>> 0;
+    if (isize !== limit % 2 ** 32) {
+      fail(`the gzip data in ${where} ends with a size field of ${isize} bytes, but byte skip + sizes x type declare ${limit}: ` +
+        `it is truncated or does not match the header${isize > limit ? ' (if the data follows a header of its own, "byte skip" must give its length)' : ''}`);
+    }
+  }
+  try {
+    return gunzip(payload);
+  } catch (e) {
+    if (e instanceof GzipError) fail(`${e.message} in ${where}`);
+    throw e;
+  }
+}
+
+function sizeMismatch(got: number, declared: number, where: string): string {
+  const hint = got > declared ? ' (if the data follows a header of its own, "byte skip" must give its length)' : '';
+  return `the data in ${where} decompresses to ${got} bytes, but byte skip + sizes x type declare ${declared}${hint}`;
+}
+
+/**
+ * The `needed` data bytes after `byteSkip` (-1: the last `needed` bytes). Compressed data must decompress to exactly
+ * skip + needed bytes, as teem and pynrrd require; raw data may have bytes after it.
+ */
+function takeBytes(
+  b: Uint8Array, byteSkip: number, needed: number, f: Record<string, string>, where: string, exact: boolean, fail: (p: string) => never,
+): Uint8Array {
+  if (byteSkip === -1) {
+    if (b.length < needed) fail(`image data is truncated: sizes ${f.sizes} of ${f.type} need ${needed} bytes, ${where} has ${b.length}`);
+    return b.subarray(b.length - needed);
+  }
+  if (byteSkip > b.length) fail(`byte skip ${byteSkip} runs past the end of ${where} (${b.length} bytes${exact ? ' decompressed' : ''})`);
+  const have = b.length - byteSkip;
+  if (have < needed) {
+    fail(`image data is truncated: sizes ${f.sizes} of ${f.type} need ${needed} bytes${byteSkip ? ` after byte skip ${byteSkip}` : ''}, ${where} has ${have}`);
+  }
+  if (exact && have > needed) fail(sizeMismatch(b.length, byteSkip + needed, where));
+  return b.subarray(byteSkip, byteSkip + needed);
 }
 
 /** Copy out the spatial sub-volume at `index` along the non-spatial axis (e.g. one component of a vector image). */
@@ -165,7 +277,9 @@ function gatherVolume(
  * Voxel->RAS affine. With `space` + `space directions` + `space origin` the geometry is exact; files with only
  * `spacings` get identity directions in LPS, as ITK (and hence 3D Slicer) reads them.
  */
-function nrrdAffine(hdr: NrrdHeader, dirs: (number[] | null)[] | undefined, spatialAxes: number[], fail: (p: string) => never): Float64Array {
+function nrrdAffine(
+  hdr: NrrdHeader, dirs: (number[] | null)[] | undefined, spatialAxes: number[], warnings: ReadWarnings, fail: (p: string) => never,
+): Float64Array {
   const f = hdr.fields;
   const m = new Float64Array(16);
   m[15] = 1;
@@ -186,6 +300,8 @@ function nrrdAffine(hdr: NrrdHeader, dirs: (number[] | null)[] | undefined, spat
     const sp = (f.spacings ?? '').split(/\s+/).filter(Boolean).map(Number);
     for (let col = 0; col < 3; col++) {
       const v = sp[col];
+      // A missing spacing is the format's default of 1; NaN or 0 is a damaged one, said out loud.
+      if (v !== undefined && (v === 0 || !Number.isFinite(v))) warnings.warn(`spacings[${col}] is ${v}; assuming a spacing of 1 mm along axis ${col}`);
       m[col * 5] = (v !== undefined && Number.isFinite(v) && v !== 0 ? v : 1) * flips[col]! + 0;
     }
   }
