@@ -2,24 +2,20 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { ExecutionProvider } from '../graph/runtime.js';
-import { VolumeIOError } from '../io/errors.js';
-import { SegmentationError } from '../pipeline/prompts.js';
-import { loadModel, type BoneSegmenter } from '../pipeline/segmenter.js';
-import { segAlgorithm } from '../segment/segAlgorithm.js';
-import { segmentFile } from '../segment/segmentFile.js';
 import { locateWeights } from '../weights/locate.js';
-import { fileSha256, inputSha256 } from './digest.js';
+import { fileSha256 } from './digest.js';
+import { SegmentThread } from './segmentThreadClient.js';
 import { KEY_PREFIX, openQueue, type OpenQueue, type QueueTarget } from './connection.js';
 import { redactRedisUrl, asTarget } from './redis.js';
 import { appendResult, findResult, type SegmentJobResult } from './results.js';
-import { DEFAULT_QUEUE, parseJobData, segmentFileOptions, SEGMENT_JOB } from './spec.js';
+import { DEFAULT_QUEUE, parseJobData, SEGMENT_JOB } from './spec.js';
 
 export interface WorkerOptions extends QueueTarget {
   /** Folder with bone_sam.pth (and atten.pth); default $SAB_WEIGHTS, then the user cache, as `sab segment`. */
   weights?: string;
   device?: ExecutionProvider;
   threads?: number;
-  /** Jobs at once in this process, sharing one loaded model (default 1). */
+  /** Jobs at once in this process, each in its own thread with its own loaded model (default 1). */
   concurrency?: number;
   /**
    * Seconds a job stays claimed by a worker that stops renewing its lock (died, lost its machine) before
@@ -54,11 +50,6 @@ export interface SegmentJobProgress {
   slicesTotal: number;
 }
 
-/** Errors that another try cannot fix: the input itself is bad or the job asks for something impossible. */
-function isInputError(e: unknown): boolean {
-  return e instanceof VolumeIOError || e instanceof SegmentationError || (e instanceof Error && e.constructor === Error);
-}
-
 function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
@@ -86,18 +77,21 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
 
   // Reach Redis first: a wrong URL or password should not wait for the model to load.
   const control: OpenQueue = await openQueue(opts, { persistent: true, onProblem: (m) => log(`${name}: ${m}`) });
-  let segmenter: BoneSegmenter;
+  const concurrency = opts.concurrency ?? 1;
+  const threadConfig = {
+    ...(opts.weights ? { weights: opts.weights } : {}),
+    ...(opts.device ? { device: opts.device } : {}),
+    ...(opts.threads ? { threads: opts.threads } : {}),
+  };
+  const onNotice = (m: string) => log(`${name}: ${m}`);
   let weights: Record<string, string>;
+  // One model per concurrent job, each in its own thread (ONNX Runtime runs sessions on the calling thread).
+  const free: SegmentThread[] = [];
   try {
     weights = await weightsFingerprint(opts.weights);
-    segmenter = loadModel(opts.weights, {
-      ...(opts.device ? { device: opts.device } : {}),
-      ...(opts.threads ? { threads: opts.threads } : {}),
-      onNotice: (m) => log(`${name}: ${m}`),
-    });
-    // Build the graphs before the first job, so no job's lock waits on graph building.
-    await segmenter.model.prepare(false);
+    free.push(...(await Promise.all(Array.from({ length: concurrency }, () => SegmentThread.start(threadConfig, onNotice)))));
   } catch (e) {
+    await Promise.all(free.map((t) => t.release()));
     await control.close();
     throw e;
   }
@@ -114,54 +108,43 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
     }
     const t0 = performance.now();
     log(`${name}: job ${id} ${spec.input}: started (attempt ${job.attemptsMade + 1})`);
+    let thread = free.pop()!;
+    let lastReport = 0;
+    let outcome;
     try {
-      const sha = await inputSha256(spec.input);
-      if (sha !== spec.inputSha256) throw new Error(`${spec.input}: the file changed after it was queued; queue it again`);
-      if (spec.options.attention) await segmenter.model.prepare(true);
-      let lastReport = 0;
-      const file = await segmentFile(segmenter, spec.input, spec.output, {
-        ...segmentFileOptions(spec),
-        keepDepthSession: true,
-        segAlgorithm: (attention) => segAlgorithm(opts.weights, attention),
-        onProgress: (done, total) => {
-          const now = performance.now();
-          if (done < total && now - lastReport < 1000) return;
-          lastReport = now;
-          const p: SegmentJobProgress = { slicesDone: done, slicesTotal: total };
-          void job.updateProgress(p as unknown as object).catch(() => {});
-        },
+      // A thread that died (it crashed, or ran out of memory) is replaced; the job that was on it was retried.
+      if (thread.dead) thread = await SegmentThread.start(threadConfig, onNotice);
+      outcome = await thread.run(spec, (done, total) => {
+        const now = performance.now();
+        if (done < total && now - lastReport < 1000) return;
+        lastReport = now;
+        const p: SegmentJobProgress = { slicesDone: done, slicesTotal: total };
+        void job.updateProgress(p as unknown as object).catch(() => {});
       });
-      const r = file.result;
-      const result: SegmentJobResult = {
-        jobId: id,
-        input: spec.input,
-        inputSha256: spec.inputSha256,
-        output: spec.output,
-        outputSha256: await fileSha256(spec.output),
-        ...(spec.probabilitiesOutput ? { probabilities: spec.probabilitiesOutput } : {}),
-        options: spec.options,
-        dims: file.dims,
-        spacing: file.spacing,
-        slicesSegmented: r.slicesSegmented,
-        attention: r.attention,
-        boneVolumeMl: Math.round(r.boneVolumeMl * 1000) / 1000,
-        timingsMs: {
-          jobMs: Math.round(performance.now() - t0),
-          ...Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v)])),
-        },
-        model: { sabVersion, weights },
-        worker: name,
-        finishedAt: new Date().toISOString(),
-      };
-      await appendResult(control.redis, `${KEY_PREFIX}:${queueName}`, spec.outDir, result);
-      log(`${name}: job ${id}: wrote ${spec.output} (${result.boneVolumeMl} mL, ${(result.timingsMs['jobMs']! / 1000).toFixed(1)} s)`);
-      return result;
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      // A bad input fails its own job at once, with the error `sab segment` prints; anything else is retried.
-      if (isInputError(e)) throw new UnrecoverableError(message);
-      throw e;
+    } finally {
+      free.push(thread);
     }
+    const result: SegmentJobResult = {
+      jobId: id,
+      input: spec.input,
+      inputSha256: spec.inputSha256,
+      output: spec.output,
+      outputSha256: outcome.outputSha256,
+      ...(spec.probabilitiesOutput ? { probabilities: spec.probabilitiesOutput } : {}),
+      options: spec.options,
+      dims: outcome.dims,
+      spacing: outcome.spacing,
+      slicesSegmented: outcome.slicesSegmented,
+      attention: outcome.attention,
+      boneVolumeMl: outcome.boneVolumeMl,
+      timingsMs: { jobMs: Math.round(performance.now() - t0), ...outcome.timingsMs },
+      model: { sabVersion, weights },
+      worker: name,
+      finishedAt: new Date().toISOString(),
+    };
+    await appendResult(control.redis, `${KEY_PREFIX}:${queueName}`, spec.outDir, result);
+    log(`${name}: job ${id}: wrote ${spec.output} (${result.boneVolumeMl} mL, ${(result.timingsMs['jobMs']! / 1000).toFixed(1)} s)`);
+    return result;
   };
 
   const worker = new Worker(
@@ -174,7 +157,7 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
       connection: control.redis,
       prefix: KEY_PREFIX,
       name,
-      concurrency: opts.concurrency ?? 1,
+      concurrency,
       lockDuration: lockMs,
       stalledInterval: lockMs,
       maxStalledCount: 2,
@@ -200,7 +183,7 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
     closing ??= (async () => {
       if (drainTimer) clearInterval(drainTimer);
       await worker.close();
-      await segmenter.release();
+      await Promise.all(free.map((t) => t.release()));
       await control.close();
       log(`${name}: stopped (${stats.completed} completed, ${stats.failed} failed)`);
       resolveClosed(stats);
@@ -225,7 +208,7 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
         .finally(() => (checking = false));
     }, 1000);
   }
-  log(`${name}: ready: queue ${queueName} at ${where}, concurrency ${opts.concurrency ?? 1}, device ${opts.device ?? 'cpu'}`);
+  log(`${name}: ready: queue ${queueName} at ${where}, concurrency ${concurrency}, device ${opts.device ?? 'cpu'}`);
   void worker.run();
   return { name, closed, stop };
 }

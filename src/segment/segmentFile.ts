@@ -1,9 +1,10 @@
 import { formatOfPath, writeVolume } from '../io/dispatch.js';
 import type { SegAlgorithm } from '../io/dicom/seg.js';
+import { VolumeIOError } from '../io/errors.js';
 import { isDicomInput, readOpenedInput, type OpenedInput } from '../io/input.js';
 import type { ReadOptions } from '../io/options.js';
 import { fillHolesPerSlice, keepLargestComponents, removeSmallComponents } from '../metrics/postprocess.js';
-import type { VoxelPrompt } from '../pipeline/prompts.js';
+import { SegmentationError, type VoxelPrompt } from '../pipeline/prompts.js';
 import type { BoneSegmenter, SegmentedVolume } from '../pipeline/segmenter.js';
 import type { SegmentVolumeOptions } from '../pipeline/segmentVolume.js';
 import type { Axis } from '../volume/permute.js';
@@ -62,9 +63,9 @@ export async function segmentFile(segmenter: BoneSegmenter, source: string | Ope
   const opened: OpenedInput = typeof source === 'string' ? { spec: source, kind: 'file' } : source;
   const input = opened.spec;
   const outFormat = formatOfPath(output, true);
-  if (!outFormat) throw new Error(`${output}: unknown output format: use .nii, .nii.gz, .nrrd or .dcm (DICOM-SEG)`);
+  if (!outFormat) throw new VolumeIOError(output, 'unknown output format: use .nii, .nii.gz, .nrrd or .dcm (DICOM-SEG)');
   if (outFormat === 'dicom-seg' && !isDicomInput(input)) {
-    throw new Error(`${output}: DICOM-SEG output needs a DICOM series input (got ${input}); write .nii.gz or .nrrd instead`);
+    throw new VolumeIOError(output, `DICOM-SEG output needs a DICOM series input (got ${input}); write .nii.gz or .nrrd instead`);
   }
   const volume = readOpenedInput(opened, {
     ...opts.readOptions,
@@ -110,10 +111,10 @@ function boneMl(mask: Volume): number {
 /** `a:b` -> [a, b] within 0..n (an empty end means the volume's end). */
 export function parseSlices(v: string, n: number): [number, number] {
   const m = /^(\d*):(\d*)$/.exec(v);
-  if (!m) throw new Error(`--slices ${v}: expected a:b (e.g. 10:40)`);
+  if (!m) throw new SegmentationError(`--slices ${v}: expected a:b (e.g. 10:40)`);
   const a = m[1] ? Number(m[1]) : 0;
   const b = m[2] ? Number(m[2]) : n;
-  if (a >= b || b > n) throw new Error(`--slices ${v}: must satisfy 0 <= a < b <= ${n}`);
+  if (a >= b || b > n) throw new SegmentationError(`--slices ${v}: must satisfy 0 <= a < b <= ${n}`);
   return [a, b];
 }
 

@@ -6,7 +6,7 @@ import type { QueueStatus } from '../../src/queue/status.js';
 import type { SegmentJobResult } from '../../src/queue/results.js';
 import { makePhantom } from '../../src/train/data/phantom.js';
 import { GOLDEN_DIR, sab, scratch } from '../cli/helpers.js';
-import { HAVE_REDIS, REDIS_SERVER, RedisServer } from './redisServer.js';
+import { HAVE_REDIS, REDIS_SERVER, RedisServer } from '../../src/bench/_redisServer.js';
 import { spawnWorker } from './workers.js';
 
 // `sab queue` + `sab worker` against a real redis-server (started here, AOF on) with real BullMQ and
@@ -69,6 +69,10 @@ describe.skipIf(!HAVE_REDIS && !IN_CI)('sab queue + sab worker on BullMQ and a r
     // The killed worker's job was handed over by BullMQ's stalled-job check and done by another worker.
     const killedJob = /job (seg-\w+) .*: started/.exec(victim.log())![1]!;
     expect(others.some((w) => w.log().includes(`job ${killedJob}: wrote`))).toBe(true);
+    // ...and nothing else was started twice (the BullMQ thread keeps renewing locks while a slice runs).
+    const started = others.flatMap((w) => w.log().match(/job seg-\w+ \S+: started/g) ?? []);
+    expect(started).toHaveLength(6);
+    expect(new Set(started).size).toBe(6);
 
     const s = await status('kill');
     expect([s.counts.completed, s.counts.failed, s.counts.waiting, s.counts.active]).toEqual([6, 0, 0, 0]);

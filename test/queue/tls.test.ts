@@ -5,7 +5,7 @@ import { writeVolume } from '../../src/io/dispatch.js';
 import { connectRedis } from '../../src/queue/redis.js';
 import { makePhantom } from '../../src/train/data/phantom.js';
 import { GOLDEN_DIR, sab, scratch } from '../cli/helpers.js';
-import { HAVE_OPENSSL, HAVE_REDIS, REDIS_SERVER, RedisServer, makeTlsFiles, type TlsFiles } from './redisServer.js';
+import { HAVE_OPENSSL, HAVE_REDIS, REDIS_SERVER, RedisServer, makeTlsFiles, type TlsFiles } from '../../src/bench/_redisServer.js';
 import { spawnWorker } from './workers.js';
 
 // rediss:// with a password against a real TLS redis-server: the queue works, and the password shows up

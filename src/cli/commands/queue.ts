@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { enqueueSegmentation } from '../../queue/enqueue.js';
 import { cleanQueue, queueStatus, retryFailed, waitForQueue, type CleanState, type QueueCounts, type QueueStatus } from '../../queue/status.js';
 import type { QueueTarget } from '../../queue/connection.js';
-import type { SegmentJobOptions } from '../../queue/spec.js';
+import { DEFAULT_QUEUE, type SegmentJobOptions } from '../../queue/spec.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../../segment/inputs.js';
 import { integerOption } from '../parse.js';
 import { parseAxis } from './segment.js';
@@ -18,7 +18,7 @@ interface TargetCliOptions {
 export function withTargetOptions(cmd: Command): Command {
   return cmd
     .option('--redis <url>', 'Redis URL: redis://[user:password@]host[:port][/db], rediss:// for TLS (default: $SAB_REDIS)')
-    .option('--queue <name>', 'queue name', 'sab-segment')
+    .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
     .option('--tls-ca <file>', 'rediss://: PEM file of the CA that signed the server certificate');
 }
 

@@ -27,7 +27,7 @@ export function register(program: Command): void {
       ),
   )
     .option('--weights <dir>', 'folder with bone_sam.pth and atten.pth (default: $SAB_WEIGHTS, then ~/.cache/segment-any-bone)')
-    .option('--concurrency <n>', 'jobs at once in this process, sharing one model', integerOption('--concurrency', 1), 1)
+    .option('--concurrency <n>', 'jobs at once in this process, each in its own thread with its own model', integerOption('--concurrency', 1), 1)
     .option('--device <cpu|cuda>', 'execution provider', 'cpu')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', integerOption('--threads', 1))
     .option('--lock-seconds <s>', 'how long a job of a silent (dead) worker stays claimed before another worker takes it', integerOption('--lock-seconds', 2), 30)

@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
-// A real redis-server for the queue tests: 127.0.0.1, a free port, its own folder, AOF on (so a restart
+// A real redis-server for the queue tests and `npm run bench queue`: 127.0.0.1, a free port, its own folder, AOF on (so a restart
 // keeps every job), stopped by the test. Debian's redis-server is installed by .ci/install.d/redis.
 
 export const REDIS_SERVER = process.env['SAB_REDIS_SERVER'] ?? '/usr/bin/redis-server';
