@@ -5,7 +5,7 @@ import { formatOfPath, readVolume } from './dispatch.js';
 import { authFromEnv } from './dicomweb/auth.js';
 import { DicomwebClient } from './dicomweb/client.js';
 import { DicomwebError } from './dicomweb/errors.js';
-import { retrieveSeries } from './dicomweb/retrieve.js';
+import { retrieveSeries, seriesIdentity } from './dicomweb/retrieve.js';
 import { isDicomwebUrl, parseSeriesUrl } from './dicomweb/series-url.js';
 import type { ReadOptions } from './options.js';
 
@@ -39,14 +39,32 @@ export function isDicomInput(spec: string): boolean {
  */
 export async function openInput(spec: string, opts: OpenInputOptions = {}): Promise<OpenedInput> {
   if (!isDicomwebUrl(spec)) return { spec, kind: 'file' };
-  const parsed = parseSeriesUrl(spec);
-  if (!parsed) throw new DicomwebError(new DicomwebClient(spec, { auth: { kind: 'none' } }).shownUrl, 'not a series URL: expected BASE/studies/STUDY_UID/series/SERIES_UID');
-  const client = new DicomwebClient(parsed.base, { auth: authFromEnv(spec, opts.env), ...(opts.ca ? { ca: opts.ca } : {}) });
-  const files = await retrieveSeries(client, parsed.studyUid, parsed.seriesUid, {
+  const { client, studyUid, seriesUid } = seriesClient(spec, opts);
+  const files = await retrieveSeries(client, studyUid, seriesUid, {
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
   });
-  return { spec: `${client.shownUrl}/studies/${parsed.studyUid}/series/${parsed.seriesUid}`, kind: 'dicomweb', files };
+  return { spec: `${client.shownUrl}/studies/${studyUid}/series/${seriesUid}`, kind: 'dicomweb', files };
+}
+
+/** A client for a series URL, with credentials from the environment (never from job data or arguments). */
+function seriesClient(spec: string, opts: Pick<OpenInputOptions, 'ca' | 'env'>): { client: DicomwebClient; studyUid: string; seriesUid: string } {
+  const parsed = parseSeriesUrl(spec);
+  if (!parsed) throw new DicomwebError(new DicomwebClient(spec, { auth: { kind: 'none' } }).shownUrl, 'not a series URL: expected BASE/studies/STUDY_UID/series/SERIES_UID');
+  const client = new DicomwebClient(parsed.base, { auth: authFromEnv(spec, opts.env), ...(opts.ca ? { ca: opts.ca } : {}) });
+  return { client, studyUid: parsed.studyUid, seriesUid: parsed.seriesUid };
+}
+
+/** A series URL as it may be stored and shown: no user:password@ part. */
+export function shownSeriesUrl(spec: string): string {
+  const { client, studyUid, seriesUid } = seriesClient(spec, { env: {} });
+  return `${client.shownUrl}/studies/${studyUid}/series/${seriesUid}`;
+}
+
+/** The content identity of a DICOMweb series URL (its instance list; see seriesIdentity), without retrieving it. */
+export async function dicomwebSeriesIdentity(spec: string, opts: Pick<OpenInputOptions, 'ca' | 'env'> = {}): Promise<string> {
+  const { client, studyUid, seriesUid } = seriesClient(spec, opts);
+  return seriesIdentity(client, studyUid, seriesUid);
 }
 
 /** The volume of an opened input. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { dicomwebSeriesIdentity } from '../io/input.js';
 import { isUrlInput } from '../segment/inputs.js';
 import { QueueError } from './errors.js';
 
@@ -32,11 +33,12 @@ function nhdrDataFile(header: string): string | undefined {
 }
 
 /**
- * The sha256 of what an input holds: a file's bytes (a .nhdr with its data file), or for a DICOM folder
- * each file's relative name and sha256. Read as a stream, so a large volume is never held whole.
+ * The sha256 of what an input holds: a file's bytes (a .nhdr with its data file), for a DICOM folder each
+ * file's relative name and sha256, for a DICOMweb series URL its instance list (credentials from the URL or
+ * SAB_DICOMWEB_*). Read as a stream, so a large volume is never held whole.
  */
 export async function inputSha256(input: string): Promise<string> {
-  if (isUrlInput(input)) throw new QueueError(`${input}: the queue takes files and folders on shared storage, not URLs`);
+  if (isUrlInput(input)) return dicomwebSeriesIdentity(input);
   let st;
   try {
     st = statSync(input);

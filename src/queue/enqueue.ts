@@ -1,7 +1,8 @@
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { formatOfPath } from '../io/dispatch.js';
-import { expandInputs, outputNameFor, probabilitiesNameFor } from '../segment/inputs.js';
+import { isDicomInput, shownSeriesUrl } from '../io/input.js';
+import { expandInputs, isUrlInput, outputNameFor, probabilitiesNameFor } from '../segment/inputs.js';
 import { inputSha256 } from './digest.js';
 import { openQueue, type QueueTarget } from './connection.js';
 import { QueueError } from './errors.js';
@@ -50,13 +51,14 @@ export async function enqueueSegmentation(inputArgs: readonly string[], opts: En
   const specs: { id: string; data: SegmentJobData }[] = [];
   const outputs = new Map<string, string>();
   for (const [n, arg] of inputs.entries()) {
-    const input = path.resolve(arg);
+    // A series URL is stored without any user:password@ part: workers authenticate from their own SAB_DICOMWEB_*.
+    const input = isUrlInput(arg) ? shownSeriesUrl(arg) : path.resolve(arg);
     const output = outputNameFor(input, outDir, options.format);
     const other = outputs.get(output);
     if (other) throw new QueueError(`${input} and ${other} would both be written to ${output}; rename one or queue them into separate --out folders`);
     outputs.set(output, input);
-    const sha = await inputSha256(input);
-    if (formatOfPath(output, true) === 'dicom-seg' && formatOfPath(input) !== 'dicom') {
+    const sha = await inputSha256(isUrlInput(arg) ? arg : input);
+    if (formatOfPath(output, true) === 'dicom-seg' && !isDicomInput(input)) {
       throw new QueueError(`${input}: DICOM-SEG output (--format dcm) needs a DICOM series input; use --format nii.gz or nrrd`);
     }
     const data: SegmentJobData = {

@@ -3,6 +3,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import type { ExecutionProvider } from '../graph/runtime.js';
 import { VolumeIOError } from '../io/errors.js';
+import { openInput } from '../io/input.js';
 import { SegmentationError } from '../pipeline/prompts.js';
 import { loadModel, type BoneSegmenter } from '../pipeline/segmenter.js';
 import { segAlgorithm } from '../segment/segAlgorithm.js';
@@ -52,7 +53,7 @@ async function segmentJob(segmenter: BoneSegmenter, cfg: SegmentThreadConfig, sp
   if (sha !== spec.inputSha256) throw new QueueError(`${spec.input}: the file changed after it was queued; queue it again`);
   if (spec.options.attention) await segmenter.model.prepare(true);
   const t0 = performance.now();
-  const file = await segmentFile(segmenter, spec.input, spec.output, {
+  const file = await segmentFile(segmenter, await openInput(spec.input), spec.output, {
     ...segmentFileOptions(spec),
     keepDepthSession: true,
     segAlgorithm: (attention) => segAlgorithm(cfg.weights, attention),

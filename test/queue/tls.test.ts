@@ -2,10 +2,10 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeVolume } from '../../src/io/dispatch.js';
-import { connectRedis } from '../../src/queue/redis.js';
 import { makePhantom } from '../../src/train/data/phantom.js';
 import { GOLDEN_DIR, sab, scratch } from '../cli/helpers.js';
 import { HAVE_OPENSSL, HAVE_REDIS, REDIS_SERVER, RedisServer, makeTlsFiles, type TlsFiles } from '../../src/bench/_redisServer.js';
+import { everythingInRedis } from './redisDump.js';
 import { spawnWorker } from './workers.js';
 
 // rediss:// with a password against a real TLS redis-server: the queue works, and the password shows up
@@ -17,27 +17,6 @@ if (!CAN_RUN && !IN_CI) console.warn(`test/queue/tls skipped: needs ${REDIS_SERV
 
 const dir = scratch('queue-tls');
 const PASSWORD = 'Pw-9xq@Z!secret';
-
-/** Every string value stored in Redis (all keys, all types), to search for the password. */
-async function everythingInRedis(url: string, ca: string): Promise<string> {
-  const r = await connectRedis({ url, tlsCa: ca });
-  try {
-    const parts: string[] = [];
-    for (const key of await r.keys('*')) {
-      parts.push(key);
-      const type = await r.type(key);
-      if (type === 'string') parts.push((await r.get(key)) ?? '');
-      else if (type === 'hash') parts.push(JSON.stringify(await r.hgetall(key)));
-      else if (type === 'list') parts.push(JSON.stringify(await r.lrange(key, 0, -1)));
-      else if (type === 'set') parts.push(JSON.stringify(await r.smembers(key)));
-      else if (type === 'zset') parts.push(JSON.stringify(await r.zrange(key, '0', '-1')));
-      else if (type === 'stream') parts.push(JSON.stringify(await r.xrange(key, '-', '+')));
-    }
-    return parts.join('\n');
-  } finally {
-    r.disconnect();
-  }
-}
 
 describe.skipIf(!CAN_RUN && !IN_CI)('sab queue over rediss:// with a password', () => {
   let server: RedisServer;
