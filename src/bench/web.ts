@@ -5,12 +5,17 @@ import {
   CHROMIUM_PATH,
   chromiumAvailable,
   clickVoxel,
+  exportMask,
   goToSlice,
   loadInputs,
   openViewer,
   segmentSlices,
+  webgpuAdapter,
   type ViewerSession,
 } from './webDriver.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { readVolume } from '../io/dispatch.js';
 
 /**
  * `npm run bench:web`: the viewer in headless Chromium (onnxruntime-web, WASM threads under
@@ -87,6 +92,53 @@ export async function run(): Promise<void> {
     await goToSlice(s, 20);
     const cold = (await clickVoxel(s, [150, 110, 20])).lastPrompt!;
     process.stdout.write(`click on an unsegmented slice (encode + fusion + decoder): ${cold.clickToMaskMs.toFixed(0)} ms\n`);
+    if (s.errors.length) process.stdout.write(`page errors: ${s.errors.join('; ')}\n`);
+    await exportMask(s, path.join(tmp, 'wasm.nii.gz'));
+  } finally {
+    await s.close();
+  }
+  await webgpu(weights);
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'sab-bench-web-'));
+
+/** The same viewer on WebGPU where headless Chromium has an adapter: first slice, warm slice, clicks, masks vs WASM. */
+async function webgpu(weights: string[]): Promise<void> {
+  const adapter = await webgpuAdapter();
+  if (!adapter) {
+    process.stdout.write('WebGPU: no adapter in headless Chromium (tried --enable-unsafe-webgpu with the GPU process on)\n');
+    return;
+  }
+  const s = await openViewer({ webgpu: true, query: '?device=webgpu' });
+  try {
+    const rt = (await loadInputs(s, VOLUME, weights)).runtime!;
+    process.stdout.write(`WebGPU adapter: ${adapter}; viewer runtime: ${rt.device} (the VNet runs on WASM: no 3-D ConvTranspose in ORT's WebGPU kernels)\n`);
+    let t = Date.now();
+    await segmentSlices(s, 36, 36);
+    process.stdout.write(`WebGPU first slice (graph build + sessions + VNet + encode + decode): ${Date.now() - t} ms\n`);
+    t = Date.now();
+    await segmentSlices(s, 37, 40);
+    process.stdout.write(`WebGPU slice encode (warm, 4 slices): ${await statusNumber(s, /encoder (\d+) ms\/slice/)} ms/slice; whole run ${((Date.now() - t) / 4).toFixed(0)} ms/slice\n`);
+    await goToSlice(s, 38);
+    const click: number[] = [];
+    for (const p of [[150, 110, 38], [120, 90, 38], [180, 130, 38], [100, 150, 38]] as [number, number, number][]) {
+      click.push((await clickVoxel(s, p)).lastPrompt!.clickToMaskMs);
+      await s.page.click('#undo');
+    }
+    process.stdout.write(`WebGPU click-to-mask (after the first): ${stats(click.slice(1))}\n`);
+    // Slices 37..40 were segmented automatically in both runs (clicks were undone; WASM also clicked slice 20).
+    await exportMask(s, path.join(tmp, 'webgpu.nii.gz'));
+    const a = readVolume(path.join(tmp, 'wasm.nii.gz'));
+    const b = readVolume(path.join(tmp, 'webgpu.nii.gz'));
+    let differ = 0;
+    let bone = 0;
+    const plane = a.dims[0] * a.dims[1];
+    for (let p = 37 * plane; p < 41 * plane; p++) {
+      if (a.data[p] !== b.data[p]) differ++;
+      bone += Number(a.data[p]);
+    }
+    process.stdout.write(`WebGPU vs WASM masks, slices 37..40: ${differ} differing voxels (${bone} bone voxels in the WASM mask)\n`);
     if (s.errors.length) process.stdout.write(`page errors: ${s.errors.join('; ')}\n`);
   } finally {
     await s.close();

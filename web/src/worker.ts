@@ -153,7 +153,7 @@ const handlers: { [K in RequestName]: (args: Requests[K]['args'], id: number) =>
     const groups = promptsBySlice(prompts, v.dims, [0, 1, 2]).get(slice) ?? [];
     const union = new Uint8Array(LOWRES * LOWRES);
     for (const group of groups) {
-      const res = await m.decode(embedding, null, encodePrompts(toEncoderFrame(group, ni, nj)));
+      const res = await m.decodeMasks(embedding, null, encodePrompts(toEncoderFrame(group, ni, nj)));
       const mask = maskFromLogits(res.lowResLogits, LOWRES, LOWRES, 1);
       for (let p = 0; p < union.length; p++) union[p] = union[p]! | mask[p]!;
     }
