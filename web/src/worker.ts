@@ -6,7 +6,7 @@ import type { Runtime } from '../../src/graph/runtime.js';
 import { encodePrompts } from '../../src/model/promptEncoder.js';
 import { attentionMapForSlice, sigmoid } from '../../src/pipeline/attention.js';
 import { maskFromLogits, maskToSliceGrid } from '../../src/pipeline/postprocess.js';
-import { encoderInputFromSlice, percentileBounds, resizeBilinearPillow, vnetInputFromVolume, normaliseVolume, sliceToUint8 } from '../../src/pipeline/preprocess/index.js';
+import { writeEncoderInput, percentileBounds, resizeBilinearPillow, vnetInputFromVolume, normaliseVolume, sliceToUint8 } from '../../src/pipeline/preprocess/index.js';
 import { promptsBySlice, toEncoderFrame } from '../../src/pipeline/prompts.js';
 import { segmentVolume } from '../../src/pipeline/segmentVolume.js';
 import type { VoxelArray } from '../../src/volume/types.js';
@@ -53,8 +53,9 @@ async function encodeSlice(m: ViewerModel, k: number): Promise<Float32Array> {
   const v = need(volume, 'open a volume first');
   const [ni, nj] = v.dims;
   const u8 = sliceToUint8(normalised(), v.dims, k);
-  const resized = resizeBilinearPillow(u8, ni, nj, ENCODER_SIZE, ENCODER_SIZE);
-  return m.encode(encoderInputFromSlice(resized).input, 1);
+  const input = new Float32Array(3 * ENCODER_SIZE * ENCODER_SIZE);
+  writeEncoderInput(resizeBilinearPillow(u8, ni, nj, ENCODER_SIZE, ENCODER_SIZE), input, 0);
+  return m.encode(input, 1);
 }
 
 async function attentionFor(m: ViewerModel, k: number): Promise<Float32Array> {
