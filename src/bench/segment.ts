@@ -21,12 +21,12 @@ const COMPARE_EVERY = 4;
 const s = (ms: number, digits = 1): string => `${(ms / 1000).toFixed(digits)} s`;
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
-function breakdown(wall: number, res: SegmentedVolume): string {
+function breakdown(wall: number, res: SegmentedVolume, cpuMs: number): string {
   const t = res.timings;
   const n = res.slicesSegmented;
   const other = wall - t.encoderMs - t.decoderMs - t.vnetMs;
   return (
-    `${s(wall)}  [encoder ${s(t.encoderMs)} (${(t.encoderMs / n).toFixed(0)} ms/slice), fusion + decoder ${s(t.decoderMs)} ` +
+    `${s(wall)} (process CPU ${s(cpuMs)})  [encoder ${s(t.encoderMs)} (${(t.encoderMs / n).toFixed(0)} ms/slice), fusion + decoder ${s(t.decoderMs)} ` +
     `(${(t.decoderMs / n).toFixed(0)} ms/slice), VNet ${s(t.vnetMs, 2)}, preprocessing ${s(t.preprocessMs, 2)}, ` +
     `graph build + sessions ${s(t.setupMs, 2)}; everything but encoder, decoder and VNet ${s(other, 2)}]`
   );
@@ -60,15 +60,19 @@ export async function run(): Promise<void> {
   try {
     // Warm-up: graphs built and sessions opened once (a user pays this once per process, shown above).
     for (const m of [f32, int8]) await m.segmentVolume(volume, { slices: [37, 38] });
-    const timed = async (m: typeof f32, options: SegmentVolumeOptions): Promise<[number, SegmentedVolume]> => {
+    // Wall time and this process's CPU time (user + system, all threads): under contention from other
+    // processes CPU time is the steadier figure for comparing the two precisions.
+    const timed = async (m: typeof f32, options: SegmentVolumeOptions): Promise<[number, SegmentedVolume, number]> => {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const res = await m.segmentVolume(volume, options);
-      return [performance.now() - t0, res];
+      const c = process.cpuUsage(c0);
+      return [performance.now() - t0, res, (c.user + c.system) / 1000];
     };
-    const [wallF, resF] = await timed(f32, { attention: true, onSlice: comparison.reference });
-    console.log(`library, warm, float32 (reference), attention on, ${resF.slicesSegmented} slices: ${breakdown(wallF, resF)}`);
-    const [wallQ, resQ] = await timed(int8, { attention: true, onSlice: comparison.candidate });
-    console.log(`library, warm, int8 encoder,         attention on, ${resQ.slicesSegmented} slices: ${breakdown(wallQ, resQ)}`);
+    const [wallF, resF, cpuF] = await timed(f32, { attention: true, onSlice: comparison.reference });
+    console.log(`library, warm, float32 (reference), attention on, ${resF.slicesSegmented} slices: ${breakdown(wallF, resF, cpuF)}`);
+    const [wallQ, resQ, cpuQ] = await timed(int8, { attention: true, onSlice: comparison.candidate });
+    console.log(`library, warm, int8 encoder,         attention on, ${resQ.slicesSegmented} slices: ${breakdown(wallQ, resQ, cpuQ)}`);
     const a = comparison.figures(resF.mask.data as Uint8Array, resQ.mask.data as Uint8Array);
     console.log(
       `int8 vs float32 on the sample volume: embedding error ${a.embeddingError.toExponential(2)}, bone logits error ` +
@@ -80,10 +84,10 @@ export async function run(): Promise<void> {
     const perSliceQ = resQ.timings.encoderMs / resQ.slicesSegmented;
     console.log(
       `speed-up int8 / float32: encoder ${(perSliceF / perSliceQ).toFixed(2)}x (${perSliceF.toFixed(0)} -> ${perSliceQ.toFixed(0)} ms/slice), ` +
-        `whole volume ${(wallF / wallQ).toFixed(2)}x (${s(wallF)} -> ${s(wallQ)})`,
+        `whole volume ${(wallF / wallQ).toFixed(2)}x (${s(wallF)} -> ${s(wallQ)}); process CPU time ${(cpuF / cpuQ).toFixed(2)}x (${s(cpuF)} -> ${s(cpuQ)})`,
     );
-    const [wallN, resN] = await timed(f32, { attention: false });
-    console.log(`library, warm, float32, 2D-only (no VNet/fusion),  ${resN.slicesSegmented} slices: ${breakdown(wallN, resN)}`);
+    const [wallN, resN, cpuN] = await timed(f32, { attention: false });
+    console.log(`library, warm, float32, 2D-only (no VNet/fusion),  ${resN.slicesSegmented} slices: ${breakdown(wallN, resN, cpuN)}`);
     // maxRSS is in kilobytes; it includes both models and the held comparison embeddings.
     console.log(`peak RSS of this bench: ${mb(process.resourceUsage().maxRSS * 1024)} (two models loaded; sab segment alone is lower)`);
   } finally {

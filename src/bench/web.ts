@@ -5,12 +5,17 @@ import {
   CHROMIUM_PATH,
   chromiumAvailable,
   clickVoxel,
+  exportMask,
   goToSlice,
   loadInputs,
   openViewer,
   segmentSlices,
+  webgpuAdapter,
   type ViewerSession,
 } from './webDriver.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { readVolume } from '../io/dispatch.js';
 
 /**
  * `npm run bench:web`: the viewer in headless Chromium (onnxruntime-web, WASM threads under
@@ -87,6 +92,51 @@ export async function run(): Promise<void> {
     await goToSlice(s, 20);
     const cold = (await clickVoxel(s, [150, 110, 20])).lastPrompt!;
     process.stdout.write(`click on an unsegmented slice (encode + fusion + decoder): ${cold.clickToMaskMs.toFixed(0)} ms\n`);
+    if (s.errors.length) process.stdout.write(`page errors: ${s.errors.join('; ')}\n`);
+    await exportMask(s, path.join(tmp, 'wasm.nii.gz'));
+  } finally {
+    await s.close();
+  }
+  await webgpu(weights);
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'sab-bench-web-'));
+
+/** The same viewer on WebGPU where headless Chromium has an adapter: first slice, warm slice, clicks, masks vs WASM. */
+async function webgpu(weights: string[]): Promise<void> {
+  const adapter = await webgpuAdapter();
+  if (!adapter) {
+    process.stdout.write('WebGPU: no adapter in headless Chromium (tried --enable-unsafe-webgpu with the GPU process on)\n');
+    return;
+  }
+  const s = await openViewer({ webgpu: true, query: '?device=webgpu' });
+  try {
+    const rt = (await loadInputs(s, VOLUME, weights)).runtime!;
+    process.stdout.write(`WebGPU adapter: ${adapter}; viewer runtime: ${rt.device} (the VNet runs on WASM: no 3-D ConvTranspose in ORT's WebGPU kernels)\n`);
+    // Kept short: on a CPU-emulated adapter every WebGPU run is slow.
+    let t = Date.now();
+    await segmentSlices(s, 37, 37);
+    process.stdout.write(`WebGPU slice 37 (graph build + sessions + VNet on WASM + encode + decode): ${Date.now() - t} ms; ${(await s.page.textContent('#status')) ?? ''}\n`);
+    await goToSlice(s, 37);
+    const click: number[] = [];
+    for (const p of [[150, 110, 37], [120, 90, 37], [180, 130, 37]] as [number, number, number][]) {
+      click.push((await clickVoxel(s, p)).lastPrompt!.clickToMaskMs);
+      await s.page.click('#undo');
+    }
+    process.stdout.write(`WebGPU click-to-mask (the first opens the prompt decoder): ${click.map((c) => c.toFixed(0)).join(', ')} ms\n`);
+    // Slice 37 was segmented automatically in both runs (the clicks were undone).
+    await exportMask(s, path.join(tmp, 'webgpu.nii.gz'));
+    const a = readVolume(path.join(tmp, 'wasm.nii.gz'));
+    const b = readVolume(path.join(tmp, 'webgpu.nii.gz'));
+    let differ = 0;
+    let bone = 0;
+    const plane = a.dims[0] * a.dims[1];
+    for (let p = 37 * plane; p < 38 * plane; p++) {
+      if (a.data[p] !== b.data[p]) differ++;
+      bone += Number(a.data[p]);
+    }
+    process.stdout.write(`WebGPU vs WASM mask, slice 37: ${differ} differing voxels (${bone} bone voxels in the WASM mask)\n`);
     if (s.errors.length) process.stdout.write(`page errors: ${s.errors.join('; ')}\n`);
   } finally {
     await s.close();

@@ -35,6 +35,31 @@ const CHROMIUM_FLAGS = [
   '--disable-sync',
 ];
 
+/**
+ * WebGPU in headless Chromium: with the GPU process enabled (no --disable-gpu) and --enable-unsafe-webgpu,
+ * Chromium 156 offers SwiftShader's Vulkan as a WebGPU adapter (CPU-emulated; no GPU on this machine).
+ * ANGLE-on-Vulkan with Mesa's lavapipe ICD returned no adapter.
+ */
+const WEBGPU_FLAGS = [...CHROMIUM_FLAGS.filter((f) => f !== '--disable-gpu'), '--enable-unsafe-webgpu', '--ignore-gpu-blocklist'];
+
+/** Whether headless Chromium offers a WebGPU adapter here (and which). */
+export async function webgpuAdapter(): Promise<string | undefined> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: WEBGPU_FLAGS });
+  const server = await startViewerServer({ port: 0, host: '127.0.0.1' });
+  try {
+    const page = await browser.newPage();
+    await page.goto(server.url); // a secure (loopback) context: navigator.gpu exists only there
+    return await page.evaluate(async () => {
+      const gpu = (navigator as { gpu?: { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string } } | null> } }).gpu;
+      const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
+      return adapter ? `${adapter.info?.vendor ?? '?'} ${adapter.info?.architecture ?? ''}`.trim() : undefined;
+    });
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
 export interface ViewerState {
   volume: { name: string; dims: number[] } | null;
   weights: { sam: boolean; vnet: boolean; names: string[]; cached: boolean };
@@ -66,7 +91,9 @@ export interface ViewerSession {
 }
 
 /** Serve the built viewer on a free port and open it in a fresh headless Chromium profile. */
-export async function openViewer(options: { viewport?: { width: number; height: number }; query?: string } = {}): Promise<ViewerSession> {
+export async function openViewer(
+  options: { viewport?: { width: number; height: number }; query?: string; webgpu?: boolean } = {},
+): Promise<ViewerSession> {
   const server = await startViewerServer({ port: 0, host: '127.0.0.1' });
   const profile = mkdtempSync(path.join(os.tmpdir(), 'sab-chromium-'));
   let context: BrowserContext | undefined;
@@ -74,7 +101,7 @@ export async function openViewer(options: { viewport?: { width: number; height: 
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM_PATH,
       headless: true,
-      args: CHROMIUM_FLAGS,
+      args: options.webgpu ? WEBGPU_FLAGS : CHROMIUM_FLAGS,
       viewport: options.viewport ?? { width: 1280, height: 800 },
       acceptDownloads: true,
     });

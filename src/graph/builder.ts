@@ -262,7 +262,20 @@ export class GraphBuilder {
     b: Value | null,
     attrs: { strides?: number[]; pads?: number[]; dilations?: number[]; group?: number } = {},
   ): Value {
-    return this.op('Conv', b ? [x, w, b] : [x, w], attrs);
+    // Strides, pads and dilations spelled out (the ONNX defaults): onnxruntime-web's WebGPU Conv fails
+    // without them ("dilations should be 2D", "strides should be 2D").
+    const rank = w.shape?.length;
+    const n = rank === undefined ? 0 : rank - 2;
+    const withDefaults =
+      rank === undefined
+        ? attrs
+        : {
+            ...attrs,
+            strides: attrs.strides ?? new Array<number>(n).fill(1),
+            pads: attrs.pads ?? new Array<number>(2 * n).fill(0),
+            dilations: attrs.dilations ?? new Array<number>(n).fill(1),
+          };
+    return this.op('Conv', b ? [x, w, b] : [x, w], withDefaults);
   }
   convTranspose(
     x: Value,

@@ -96,8 +96,9 @@ export class Runtime {
     return this.options.device ?? this.defaultProvider;
   }
 
-  async session(model: Uint8Array, label = 'model'): Promise<Session> {
-    const wanted = this.cudaFailed ? 'cpu' : this.device;
+  /** `provider` overrides the runtime's device for this one session (e.g. a graph WebGPU cannot run). */
+  async session(model: Uint8Array, label = 'model', provider?: ExecutionProvider): Promise<Session> {
+    const wanted = this.cudaFailed ? 'cpu' : (provider ?? this.device);
     try {
       return new Session(this.ort, await this.ort.InferenceSession.create(model, this.sessionOptions(wanted)), wanted);
     } catch (err) {

@@ -1,7 +1,7 @@
 import type { StateDict } from '../checkpoint/tensor.js';
 import type { GraphBuilder } from '../graph/builder.js';
 import { quantizeMatMulWeights } from '../graph/quantize.js';
-import type { Runtime, Session } from '../graph/runtime.js';
+import type { ExecutionProvider, RunTensor, Runtime, Session } from '../graph/runtime.js';
 import { buildDecoderGraph } from './decoderGraph.js';
 import { buildFusionGraph } from './fusion.js';
 import { buildEncoderGraph } from './tinyvit.js';
@@ -30,11 +30,14 @@ export interface EncodedPrompt {
   labels: Float32Array; // [P]
 }
 
-export interface DecoderResult {
+export interface MaskResult {
   /** [1,2,256,256]; channel 1 is bone, threshold logit > 0. */
   lowResLogits: Float32Array;
   /** [1,2] IoU head output for the two returned masks. */
   iouPred: Float32Array;
+}
+
+export interface DecoderResult extends MaskResult {
   /** [1,256,64,64] embedding after depth-attention fusion (the raw embedding in 2D-only mode). */
   fusedEmbedding: Float32Array;
   /** [1,T,256] sparse prompt tokens (T = 0 in automatic mode). */
@@ -103,8 +106,36 @@ export class SegmentAnyBone {
   /**
    * Prompt encoder + (optional) depth-attention fusion + mask decoder for one slice embedding.
    * `attention` null = 2D-only mode. `prompt` undefined = automatic mode (all bones).
+   * Returns every output, intermediates included (for tracing and caching); see decodeMasks.
    */
   async decode(embedding: Float32Array, attention: Float32Array | null, prompt?: EncodedPrompt): Promise<DecoderResult> {
+    const out = await this.runDecoder(embedding, attention, prompt);
+    const sparse = out['sparse_embeddings'];
+    return {
+      lowResLogits: out['low_res_logits']!.data as Float32Array,
+      iouPred: out['iou_pred']!.data as Float32Array,
+      fusedEmbedding: out['fused_embedding']!.data as Float32Array,
+      sparseEmbeddings: (sparse?.data as Float32Array | undefined) ?? new Float32Array(0),
+      sparseTokens: sparse ? sparse.dims[1]! : 0,
+      densePe: out['dense_pe']!.data as Float32Array,
+    };
+  }
+
+  /**
+   * The same decoder run, fetching only the logits and IoU: the 4 MB fused embedding and dense PE are
+   * not copied out (in onnxruntime-web those copies were ~30% of a click's decoder time).
+   */
+  async decodeMasks(embedding: Float32Array, attention: Float32Array | null, prompt?: EncodedPrompt): Promise<MaskResult> {
+    const out = await this.runDecoder(embedding, attention, prompt, ['low_res_logits', 'iou_pred']);
+    return { lowResLogits: out['low_res_logits']!.data as Float32Array, iouPred: out['iou_pred']!.data as Float32Array };
+  }
+
+  private async runDecoder(
+    embedding: Float32Array,
+    attention: Float32Array | null,
+    prompt: EncodedPrompt | undefined,
+    outputs?: string[],
+  ): Promise<Record<string, RunTensor>> {
     const mode = prompt ? 'prompt' : 'auto';
     const s = await this.decoderSession(mode, attention !== null);
     const feeds: Record<string, { data: Float32Array; dims: number[] }> = {
@@ -116,16 +147,7 @@ export class SegmentAnyBone {
       feeds['point_coords'] = { data: prompt.coords, dims: [1, p, 2] };
       feeds['point_labels'] = { data: prompt.labels, dims: [1, p] };
     }
-    const out = await s.run(feeds);
-    const sparse = out['sparse_embeddings'];
-    return {
-      lowResLogits: out['low_res_logits']!.data as Float32Array,
-      iouPred: out['iou_pred']!.data as Float32Array,
-      fusedEmbedding: out['fused_embedding']!.data as Float32Array,
-      sparseEmbeddings: (sparse?.data as Float32Array | undefined) ?? new Float32Array(0),
-      sparseTokens: sparse ? sparse.dims[1]! : 0,
-      densePe: out['dense_pe']!.data as Float32Array,
-    };
+    return s.run(feeds, outputs);
   }
 
   /**
@@ -174,8 +196,13 @@ export class SegmentAnyBone {
         new Error('depth attention needs atten.pth (the VNet weights); install it or run with --no-attention'),
       );
     }
-    return this.open(`vnet:${this.vnetBatchNorm}`, () =>
-      buildVNetGraph(typeof vnet === 'function' ? vnet() : vnet, { bnMode: this.vnetBatchNorm }),
+    // onnxruntime-web's WebGPU kernels have no 3-D ConvTranspose ("currently only support 2-dimensional
+    // conv"), so in the browser the VNet (run once per volume) stays on WASM when the rest uses WebGPU.
+    const provider = this.runtime.device === 'webgpu' ? 'wasm' : undefined;
+    return this.open(
+      `vnet:${this.vnetBatchNorm}`,
+      () => buildVNetGraph(typeof vnet === 'function' ? vnet() : vnet, { bnMode: this.vnetBatchNorm }),
+      provider,
     );
   }
 
@@ -184,7 +211,7 @@ export class SegmentAnyBone {
     return this.open(`decoder:${key}`, () => buildDecoderGraph(this.sam, { mode, attention }));
   }
 
-  private open(key: string, build: () => GraphBuilder): Promise<Session> {
+  private open(key: string, build: () => GraphBuilder, provider?: ExecutionProvider): Promise<Session> {
     let s = this.sessions.get(key);
     if (!s) {
       s = Promise.resolve().then(async () => {
@@ -193,7 +220,7 @@ export class SegmentAnyBone {
           const g = build();
           const bytes = g.toBytes();
           g.initializers.clear(); // drop the builder's references before ONNX Runtime copies the weights
-          return await this.runtime.session(bytes, g.name);
+          return await this.runtime.session(bytes, g.name, provider);
         } finally {
           this.setupMs += performance.now() - t0;
         }

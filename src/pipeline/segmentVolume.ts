@@ -163,7 +163,7 @@ export async function segmentVolume(
         // Several decoder calls on one slice share one fusion run (the fused embedding is cached).
         const shared = attention && calls.length > 1 ? await model.fuse(embedding, attention) : undefined;
         for (const prompt of calls) {
-          const res = shared ? await model.decode(shared, null, prompt) : await model.decode(embedding, attention, prompt);
+          const res = shared ? await model.decodeMasks(shared, null, prompt) : await model.decodeMasks(embedding, attention, prompt);
           const m = maskFromLogits(res.lowResLogits, LOWRES, LOWRES, 1);
           for (let p = 0; p < m.length; p++) sliceMask[p] = sliceMask[p]! | m[p]!;
           if (sliceLogit) {

@@ -1,6 +1,6 @@
 import type { StateDict } from '../../src/checkpoint/tensor.js';
 import type { Runtime } from '../../src/graph/runtime.js';
-import { SegmentAnyBone, type DecoderResult, type EncodedPrompt } from '../../src/model/segmentAnyBone.js';
+import { SegmentAnyBone, type EncodedPrompt, type MaskResult } from '../../src/model/segmentAnyBone.js';
 
 /** Image embeddings of one slice, kept so prompts only re-run the small decoder. */
 export interface SliceEmbeddings {
@@ -37,9 +37,11 @@ export class ViewerModel extends SegmentAnyBone {
     return this.vnet;
   }
 
-  override async decode(embedding: Float32Array, attention: Float32Array | null, prompt?: EncodedPrompt): Promise<DecoderResult> {
-    const res = await super.decode(embedding, attention, prompt);
-    if (!prompt) this.lastAutoDecode = { embedding, attention, fused: res.fusedEmbedding };
+  /** The automatic pass also fetches the fused embedding, for the cache that later clicks decode over. */
+  override async decodeMasks(embedding: Float32Array, attention: Float32Array | null, prompt?: EncodedPrompt): Promise<MaskResult> {
+    if (prompt) return super.decodeMasks(embedding, attention, prompt);
+    const res = await super.decode(embedding, attention);
+    this.lastAutoDecode = { embedding, attention, fused: res.fusedEmbedding };
     return res;
   }
 }

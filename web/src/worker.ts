@@ -6,7 +6,7 @@ import type { Runtime } from '../../src/graph/runtime.js';
 import { encodePrompts } from '../../src/model/promptEncoder.js';
 import { attentionMapForSlice, sigmoid } from '../../src/pipeline/attention.js';
 import { maskFromLogits, maskToSliceGrid } from '../../src/pipeline/postprocess.js';
-import { encoderInputFromSlice, percentileBounds, resizeBilinearPillow, vnetInputFromVolume, normaliseVolume, sliceToUint8 } from '../../src/pipeline/preprocess/index.js';
+import { writeEncoderInput, percentileBounds, resizeBilinearPillow, vnetInputFromVolume, normaliseVolume, sliceToUint8 } from '../../src/pipeline/preprocess/index.js';
 import { promptsBySlice, toEncoderFrame } from '../../src/pipeline/prompts.js';
 import { segmentVolume } from '../../src/pipeline/segmentVolume.js';
 import type { VoxelArray } from '../../src/volume/types.js';
@@ -53,8 +53,9 @@ async function encodeSlice(m: ViewerModel, k: number): Promise<Float32Array> {
   const v = need(volume, 'open a volume first');
   const [ni, nj] = v.dims;
   const u8 = sliceToUint8(normalised(), v.dims, k);
-  const resized = resizeBilinearPillow(u8, ni, nj, ENCODER_SIZE, ENCODER_SIZE);
-  return m.encode(encoderInputFromSlice(resized).input, 1);
+  const input = new Float32Array(3 * ENCODER_SIZE * ENCODER_SIZE);
+  writeEncoderInput(resizeBilinearPillow(u8, ni, nj, ENCODER_SIZE, ENCODER_SIZE), input, 0);
+  return m.encode(input, 1);
 }
 
 async function attentionFor(m: ViewerModel, k: number): Promise<Float32Array> {
@@ -153,7 +154,7 @@ const handlers: { [K in RequestName]: (args: Requests[K]['args'], id: number) =>
     const groups = promptsBySlice(prompts, v.dims, [0, 1, 2]).get(slice) ?? [];
     const union = new Uint8Array(LOWRES * LOWRES);
     for (const group of groups) {
-      const res = await m.decode(embedding, null, encodePrompts(toEncoderFrame(group, ni, nj)));
+      const res = await m.decodeMasks(embedding, null, encodePrompts(toEncoderFrame(group, ni, nj)));
       const mask = maskFromLogits(res.lowResLogits, LOWRES, LOWRES, 1);
       for (let p = 0; p < union.length; p++) union[p] = union[p]! | mask[p]!;
     }
