@@ -7,3 +7,4 @@ export * from './model/index.js';
 export * from './pipeline/index.js';
 export * from './metrics/index.js';
 export * from './weights/index.js';
+export * from './train/loop/index.js';
