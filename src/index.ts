@@ -10,3 +10,4 @@ export * from './weights/index.js';
 export * from './segment/index.js';
 export * from './queue/index.js';
 export * from './transfer/index.js';
+export * from './train/loop/index.js';

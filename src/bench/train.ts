@@ -13,7 +13,8 @@ import type { RowJob, RowResult } from './_trainRow.js';
  * runs the VNet step), compared with the trainer step(s) it contains.
  *
  * Env: SAB_THREADS, SAB_BENCH_REPEATS (default 3), SAB_BENCH_ROWS (comma-separated row numbers, 1-based),
- * SAB_BENCH_ARENA=0 / SAB_BENCH_MEMPATTERN=0 (ORT CPU arena / memory pattern off), SAB_BENCH_FINETUNE=0 (steps only).
+ * SAB_BENCH_ARENA=1 (ORT CPU arena on; off by default, as in `sab finetune`), SAB_BENCH_MEMPATTERN=0 (memory pattern off),
+ * SAB_BENCH_FINETUNE=0 (steps only).
  */
 
 interface Row {
@@ -48,8 +49,9 @@ const ratio = (a: number | undefined, b: number | undefined) => (a === undefined
 export async function run(): Promise<void> {
   const repeats = Number(process.env['SAB_BENCH_REPEATS'] ?? 3);
   const threads = Number(process.env['SAB_THREADS'] ?? 0) || undefined;
+  // Default as `sab finetune` runs: CPU arena off (SAB_BENCH_ARENA=1 turns it on).
   const memory = {
-    ...(process.env['SAB_BENCH_ARENA'] === '0' ? { cpuMemArena: false } : {}),
+    cpuMemArena: process.env['SAB_BENCH_ARENA'] === '1',
     ...(process.env['SAB_BENCH_MEMPATTERN'] === '0' ? { memPattern: false } : {}),
   };
   const wanted = process.env['SAB_BENCH_ROWS']?.split(',').map(Number);

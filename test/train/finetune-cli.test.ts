@@ -33,7 +33,7 @@ describe('sab finetune (built CLI)', () => {
     expect(seg.code, seg.stderr).toBe(0);
     expect(JSON.parse(seg.stdout)).toMatchObject({ attention: true, slicesSegmented: 2, dims: [48, 48, 16] });
     expect(readVolume(mask).dims).toEqual([48, 48, 16]);
-  });
+  }, 900_000); // about a minute on 2 free cores; several under contention
 
   it('reports bad input as one error line', async () => {
     const empty = join(tmp, 'empty');

@@ -15,6 +15,8 @@ const data = join(tmp, 'data');
 // Two validation cases at two body locations, for the per-location validation DSC and the closing table.
 const data2 = join(tmp, 'data2');
 const runtime = createNodeRuntime({});
+// Each of these runs fine-tunes several times; minutes on 2 shared cores (CI's 2 cores alone: about a quarter of that).
+const HEAVY = 900_000;
 const mean = (a: number[]) => a.reduce((p, v) => p + v, 0) / a.length;
 
 beforeAll(() => {
@@ -91,7 +93,7 @@ describe('sab finetune, stage 2 (fusion + decoder from cached embeddings)', () =
     // safetensors: same tensors as the .pth.
     const st = readSafetensors(new Uint8Array(readFileSync(join(out, 'bone_sam.safetensors'))), 'bone_sam.safetensors');
     expect(Array.from(st.get('attention_fusion.gate')!.data as Float32Array)).toEqual(Array.from(tuned.get('attention_fusion.gate')!.data as Float32Array));
-  });
+  }, HEAVY);
 
   it('resumes exactly: 6 iterations straight = 3, interruption, --resume 3', async () => {
     const straight = join(tmp, 'straight');
@@ -110,7 +112,7 @@ describe('sab finetune, stage 2 (fusion + decoder from cached embeddings)', () =
     expect(readFileSync(join(split, 'bone_sam.pth')).equals(readFileSync(join(straight, 'bone_sam.pth')))).toBe(true);
     expect(readFileSync(join(split, 'log_stage2.csv'), 'utf8')).toBe(readFileSync(join(straight, 'log_stage2.csv'), 'utf8'));
     for (const f of ['bone_sam.pth', 'best.json']) expect(readFileSync(join(split, 'checkpoint_best_stage2', f)).equals(readFileSync(join(straight, 'checkpoint_best_stage2', f))), f).toBe(true);
-  });
+  }, HEAVY);
 });
 
 describe('sab finetune, stage 1 (encoder + decoder adapters, VNet)', () => {
@@ -126,7 +128,7 @@ describe('sab finetune, stage 1 (encoder + decoder adapters, VNet)', () => {
     for (const f of ['bone_sam.pth', 'atten.pth', 'log_stage1_sam.csv', 'log_stage1_vnet.csv', 'checkpoint_best_stage1/bone_sam.pth', 'checkpoint_best_stage1/best.json']) {
       expect(readFileSync(join(split, f)).equals(readFileSync(join(straight, f))), f).toBe(true);
     }
-  });
+  }, HEAVY);
 });
 
 describe('sab finetune errors', () => {

@@ -68,6 +68,8 @@ export interface FinetuneOptions {
   onNotice?: (message: string) => void;
   /** Use this runtime instead of creating one from device/threads. */
   runtime?: Runtime;
+  /** ONNX Runtime's CPU memory arena for the run's sessions (default off: lower peak memory; see DESIGN.md). */
+  cpuMemArena?: boolean;
   /** After the last stage, segment each validation volume whole and write the evaluate-style table (default true). */
   evaluate?: boolean;
 }
@@ -509,7 +511,12 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   }
   const { train, val } = loadCases(o.data);
   const weights = startingWeights(o, existing && o.resume ? existing : undefined);
-  const runtime = o.runtime ?? createNodeRuntime({ device: o.device ?? 'cpu', ...(o.threads ? { threads: o.threads } : {}), ...(o.onNotice ? { onNotice: o.onNotice } : {}) });
+  // ORT's CPU arena keeps each session's peak allocations for the session's life; a run holds several
+  // sessions (training graphs per prompt length, the frozen encoder), so without it the peak RSS of a
+  // stage-2 run at batch 1 measured 1.09 instead of 2.02 GiB (npm run bench train, SAB_BENCH_ARENA).
+  const runtime = o.runtime ?? createNodeRuntime({
+    device: o.device ?? 'cpu', cpuMemArena: o.cpuMemArena ?? false, ...(o.threads ? { threads: o.threads } : {}), ...(o.onNotice ? { onNotice: o.onNotice } : {}),
+  });
   const rng = new ResumableRandom(s.seed);
   if (saved) rng.state = saved.rng;
   if (val.length === 0) o.onNotice?.('no validation cases (split val): validation DSC is not computed');

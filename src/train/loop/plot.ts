@@ -27,7 +27,11 @@ export function logPlotSpec(rows: readonly LogRow[], lossNames: readonly string[
   ]);
   const its = rows.map((r) => r.iteration);
   const xDomain = its.length ? [Math.min(...its), Math.max(Math.max(...its), Math.min(...its) + 1)] : [0, 1];
-  const x = { field: 'iteration', type: 'quantitative' as const, title: 'iteration (optimizer steps)', scale: { domain: xDomain, nice: false } };
+  const x = { field: 'iteration', type: 'quantitative' as const, title: 'iteration (optimizer steps)', scale: { domain: xDomain, nice: false }, axis: { tickMinStep: 1, format: 'd' } };
+  // The best-checkpoint label reads away from the nearer edge, so it never leaves the plot area.
+  const labelLeft = o.best !== undefined && o.best.iteration - xDomain[0]! < (xDomain[1]! - xDomain[0]!) / 2;
+  // A single logged iteration is a point, not a line.
+  const fewPoints = rows.filter((r) => Object.keys(r.losses).length > 0).length < 3;
   const best = o.best ? [{ iteration: o.best.iteration, dsc: o.best.dsc, label: `best checkpoint: DSC ${o.best.dsc.toFixed(3)} at iteration ${o.best.iteration}` }] : [];
   const series = [OVERALL_SERIES, ...(locations.length > 1 ? locations : [])];
   return {
@@ -39,7 +43,7 @@ export function logPlotSpec(rows: readonly LogRow[], lossNames: readonly string[
         width, height: 200,
         title: { text: 'Training loss', fontSize: 12, anchor: 'start' },
         data: { values: losses },
-        mark: { type: 'line', strokeWidth: 1.5 },
+        mark: { type: 'line', strokeWidth: 1.5, point: fewPoints },
         encoding: {
           x,
           y: { field: 'value', type: 'quantitative', title: 'loss (unitless)', scale: { zero: true } },
@@ -65,7 +69,7 @@ export function logPlotSpec(rows: readonly LogRow[], lossNames: readonly string[
                 { data: { values: best }, mark: { type: 'point' as const, shape: 'diamond', size: 140, filled: true, color: 'black' }, encoding: { x, y: { field: 'dsc', type: 'quantitative' as const } } },
                 {
                   data: { values: best },
-                  mark: { type: 'text' as const, align: 'right' as const, dx: -8, dy: -12, fontSize: 11 },
+                  mark: { type: 'text' as const, align: labelLeft ? ('left' as const) : ('right' as const), dx: labelLeft ? 8 : -8, dy: -12, fontSize: 11 },
                   encoding: { x, y: { field: 'dsc', type: 'quantitative' as const }, text: { field: 'label', type: 'nominal' as const } },
                 },
               ]
