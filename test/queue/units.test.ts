@@ -41,7 +41,8 @@ describe('queue: job ids, input hashes, redis URLs', () => {
     writeFileSync(path.join(dcm, 'sub', '2.dcm'), 'z');
     expect(await inputSha256(dcm)).not.toBe(hd);
     await expect(inputSha256(path.join(dir, 'missing.nii.gz'))).rejects.toThrow(/missing\.nii\.gz: no such file/);
-    await expect(inputSha256('https://pacs.example/series/1')).rejects.toThrow(/not URLs/);
+    // A URL that is no DICOMweb series URL is refused before any request (series URLs: test/queue/dicomweb.test.ts).
+    await expect(inputSha256('https://pacs.example/series/1')).rejects.toThrow(/not a series URL/);
   });
 
   it('masks passwords in URLs and messages, and parses redis:// and rediss:// URLs', () => {
