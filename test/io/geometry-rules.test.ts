@@ -1,26 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { decodeNifti } from '../../src/io/nifti/read.js';
 import { encodeNifti } from '../../src/io/nifti/write.js';
-import { emptyNiftiHeader, serializeNiftiHeader, type NiftiHeader } from '../../src/io/nifti/header.js';
+import type { NiftiHeader } from '../../src/io/nifti/header.js';
 import { decodeNrrd } from '../../src/io/nrrd/read.js';
 import { mat4, spacingFromAffine } from '../../src/volume/affine.js';
 import { affineProblem } from '../../src/volume/geometry-rules.js';
 import { createVolume } from '../../src/volume/volume.js';
-import { expectAffineClose } from './helpers.js';
+import { expectAffineClose, nifti1Bytes } from './helpers.js';
 
-/** A 4x3x2 int16 NIfTI-1 with pixdim 2, 3, 4, edited by `edit`. */
-function nifti(edit: (h: NiftiHeader) => void): Uint8Array {
-  const h = emptyNiftiHeader(1);
-  h.dim = [3, 4, 3, 2, 1, 1, 1, 1];
-  h.datatype = 4;
-  h.bitpix = 16;
-  h.pixdim = [1, 2, 3, 4, 0, 0, 0, 0];
-  edit(h);
-  const head = serializeNiftiHeader(h);
-  const out = new Uint8Array(head.length + 48);
-  out.set(head);
-  return out;
-}
+/** A 4x3x2 int16 NIfTI-1 with pixdim 2, 3, 4 and zero voxels, edited by `edit`. */
+const nifti = (edit: (h: NiftiHeader) => void): Uint8Array => nifti1Bytes(edit, new Int16Array(24));
 /** nibabel's base affine of that grid: diag(-2, 3, 4), centred. */
 const BASE = mat4([[-2, 0, 0, 3], [0, 3, 0, -3], [0, 0, 4, -2]]);
 const SFORM = (h: NiftiHeader): void => {

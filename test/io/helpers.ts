@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { emptyNiftiHeader, serializeNiftiHeader, type NiftiHeader } from '../../src/io/nifti/header.js';
 
 /** A scratch directory removed after the test file finishes. */
 export function scratchDir(prefix: string): string {
@@ -37,3 +38,18 @@ export const SMALL_VOXELS_BZ2 = Uint8Array.from(
   atob('QlpoOTFBWSZTWa9Y+xMAAATAAH/8IABQgGgAKVQAxO438T2PoxGY1HqeR9GIzGo/F3JFOFCQr1j7Ew=='),
   (c) => c.charCodeAt(0),
 );
+
+/** A 4x3x2 int16 NIfTI-1 (pixdim 2, 3, 4) edited by `edit`, with these little-endian voxels. */
+export function nifti1Bytes(edit: (h: NiftiHeader) => void, voxels: Int16Array): Uint8Array {
+  const h = emptyNiftiHeader(1);
+  h.dim = [3, 4, 3, 2, 1, 1, 1, 1];
+  h.datatype = 4;
+  h.bitpix = 16;
+  h.pixdim = [1, 2, 3, 4, 0, 0, 0, 0];
+  edit(h);
+  const head = serializeNiftiHeader(h);
+  const out = new Uint8Array(head.length + voxels.byteLength);
+  out.set(head);
+  out.set(new Uint8Array(voxels.buffer), head.length);
+  return out;
+}

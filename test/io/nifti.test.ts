@@ -4,27 +4,12 @@ import { gzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { decodeNifti, readNifti } from '../../src/io/nifti/read.js';
 import { writeNifti } from '../../src/io/nifti/write.js';
-import { emptyNiftiHeader, serializeNiftiHeader, type NiftiHeader } from '../../src/io/nifti/header.js';
+import type { NiftiHeader } from '../../src/io/nifti/header.js';
 import { createMaskLike, createVolume, voxelStats } from '../../src/volume/volume.js';
 import { mat4, orientationCode } from '../../src/volume/affine.js';
-import { expectAffineClose, ramp, scratchDir, SHARED } from './helpers.js';
+import { expectAffineClose, nifti1Bytes, ramp, scratchDir, SHARED } from './helpers.js';
 
 const dir = scratchDir('nifti');
-
-/** A NIfTI-1 file from explicit header fields and little-endian int16 voxels. */
-function nifti1Bytes(edit: (h: NiftiHeader) => void, voxels: Int16Array): Uint8Array {
-  const h = emptyNiftiHeader(1);
-  h.dim = [3, 4, 3, 2, 1, 1, 1, 1];
-  h.datatype = 4;
-  h.bitpix = 16;
-  h.pixdim = [1, 2, 3, 4, 0, 0, 0, 0];
-  edit(h);
-  const head = serializeNiftiHeader(h);
-  const out = new Uint8Array(head.length + voxels.byteLength);
-  out.set(head);
-  out.set(new Uint8Array(voxels.buffer), head.length);
-  return out;
-}
 
 const vox24 = Int16Array.from(ramp(24, 7, 3000), (v) => v - 1500);
 
