@@ -31,3 +31,8 @@ export function parseResample(raw: string): 'nearest' | 'none' {
   if (raw !== 'nearest' && raw !== 'none') throw new Error(`--resample must be 'nearest' (or 'none'), got '${raw}'`);
   return raw;
 }
+
+/** The mask clean-up options `sab segment` and `sab queue add` share, in one place: `.option(...KEEP_LARGEST)`. */
+export const KEEP_LARGEST = ['--keep-largest [k]', 'keep only the k largest 3-D components (default 1)', integerOption('--keep-largest', 1)] as const;
+export const MIN_SIZE = ['--min-size <n>', 'remove 3-D components smaller than n voxels', integerOption('--min-size', 1)] as const;
+export const FILL_HOLES = ['--fill-holes', 'fill enclosed holes slice by slice'] as const;

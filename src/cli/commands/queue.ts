@@ -4,7 +4,7 @@ import { cleanQueue, queueStatus, retryFailed, waitForQueue, type CleanState, ty
 import type { QueueTarget } from '../../queue/connection.js';
 import { DEFAULT_QUEUE, type SegmentJobOptions } from '../../queue/spec.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../../segment/inputs.js';
-import { integerOption } from '../parse.js';
+import { FILL_HOLES, integerOption, KEEP_LARGEST, MIN_SIZE } from '../parse.js';
 import { parseAxis } from './segment.js';
 
 interface TargetCliOptions {
@@ -103,9 +103,9 @@ export function register(program: Command): void {
     .option('--no-attention', '2D-only mode: no VNet depth attention')
     .option('--axis <n>', 'slicing axis in voxel order (official: 2)', '2')
     .option('--slices <a:b>', 'segment only slices a..b-1 along the axis')
-    .option('--keep-largest [k]', 'keep only the k largest 3-D components (default 1)', integerOption('--keep-largest', 1))
-    .option('--min-size <n>', 'remove 3-D components smaller than n voxels', integerOption('--min-size', 1))
-    .option('--fill-holes', 'fill enclosed holes slice by slice')
+    .option(...KEEP_LARGEST)
+    .option(...MIN_SIZE)
+    .option(...FILL_HOLES)
     .option('--probabilities', 'also write <name>_bone_probabilities (float32) next to each mask')
     .option('--series <uid>', 'DICOM: the SeriesInstanceUID to segment when a folder holds several')
     .option('--volume-index <n>', '4-D input: which volume to segment (0-based)', integerOption('--volume-index', 0))

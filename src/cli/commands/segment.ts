@@ -15,7 +15,7 @@ import { expandInputs, outputNameFor } from '../../segment/inputs.js';
 import { segmentFile } from '../../segment/segmentFile.js';
 import { axesWithSliceLast, type Axis } from '../../volume/permute.js';
 import type { SlicingAxisChoice } from '../../volume/slicing-axis.js';
-import { collect, integerOption, parseNumbers } from '../parse.js';
+import { collect, FILL_HOLES, integerOption, KEEP_LARGEST, MIN_SIZE, parseNumbers } from '../parse.js';
 import { progressBar } from '../progress.js';
 import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
 
@@ -65,9 +65,9 @@ export function register(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)', integerOption('--threads', 1))
     .option('--device <cpu|cuda>', 'execution provider', 'cpu')
     .option('--batch <n>', 'slices per encoder run', integerOption('--batch', 1), 1)
-    .option('--keep-largest [k]', 'keep only the k largest 3-D components (default 1)', integerOption('--keep-largest', 1))
-    .option('--min-size <n>', 'remove 3-D components smaller than n voxels', integerOption('--min-size', 1))
-    .option('--fill-holes', 'fill enclosed holes slice by slice')
+    .option(...KEEP_LARGEST)
+    .option(...MIN_SIZE)
+    .option(...FILL_HOLES)
     .option('--probabilities <file>', 'also write bone probabilities (float32) to this file')
     .option('--series <uid>', 'DICOM: the SeriesInstanceUID to segment when the folder holds several')
     .option('--volume-index <n>', '4-D input: which volume to segment (0-based)', integerOption('--volume-index', 0))
