@@ -3,6 +3,7 @@ import os from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { ExecutionProvider } from '../graph/runtime.js';
 import { locateWeights } from '../weights/locate.js';
+import { weightsFileSha256 } from '../weights/sha256.js';
 import { fileSha256 } from './digest.js';
 import { SegmentThread } from './segmentThreadClient.js';
 import { KEY_PREFIX, openQueue, type OpenQueue, type QueueTarget } from './connection.js';
@@ -55,10 +56,10 @@ function packageVersion(): string {
 }
 
 /** sha256 of each weight file the worker loaded, for every result it records. */
-async function weightsFingerprint(dir: string | undefined): Promise<Record<string, string>> {
+function weightsFingerprint(dir: string | undefined): Record<string, string> {
   const paths = locateWeights(dir);
-  const out: Record<string, string> = { 'bone_sam.pth': await fileSha256(paths.boneSam) };
-  if (paths.atten) out['atten.pth'] = await fileSha256(paths.atten);
+  const out: Record<string, string> = { 'bone_sam.pth': weightsFileSha256(paths.boneSam) };
+  if (paths.atten) out['atten.pth'] = weightsFileSha256(paths.atten);
   return out;
 }
 
@@ -88,7 +89,7 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
   // One model per concurrent job, each in its own thread (ONNX Runtime runs sessions on the calling thread).
   const free: SegmentThread[] = [];
   try {
-    weights = await weightsFingerprint(opts.weights);
+    weights = weightsFingerprint(opts.weights);
     free.push(...(await Promise.all(Array.from({ length: concurrency }, () => SegmentThread.start(threadConfig, onNotice)))));
   } catch (e) {
     await Promise.all(free.map((t) => t.release()));

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SegAlgorithm } from '../io/dicom/seg.js';
 import { locateWeights } from '../weights/locate.js';
-import { fileSha256 } from '../weights/sha256.js';
+import { weightsFileSha256 } from '../weights/sha256.js';
 
 function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -12,6 +12,6 @@ function packageVersion(): string {
 export function segAlgorithm(weightsDir: string | undefined, attention: boolean): SegAlgorithm {
   const w = locateWeights(weightsDir);
   const files = [w.boneSam, ...(attention && w.atten ? [w.atten] : [])];
-  const hashes = files.map((f) => `${path.basename(f)} sha256=${fileSha256(f)}`);
+  const hashes = files.map((f) => `${path.basename(f)} sha256=${weightsFileSha256(f)}`);
   return { name: 'SegmentAnyBone', version: packageVersion(), parameters: `${hashes.join('; ')}; depth attention ${attention ? 'on' : 'off'}` };
 }

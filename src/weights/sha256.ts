@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 
 /** sha256 (hex) of a file, read in 4 MiB chunks so a 182 MB checkpoint is never held whole. */
 export function fileSha256(path: string): string {
@@ -12,4 +12,18 @@ export function fileSha256(path: string): string {
     closeSync(fd);
   }
   return h.digest('hex');
+}
+
+const hashed = new Map<string, string>();
+
+/**
+ * fileSha256, remembered per file while its size and modification time stay the same: the weights are hashed
+ * once per process, not once per output (a batch or a worker writes many DICOM-SEGs that name them).
+ */
+export function weightsFileSha256(path: string): string {
+  const st = statSync(path);
+  const key = `${path}\0${st.size}\0${st.mtimeMs}`;
+  let sha = hashed.get(key);
+  if (!sha) hashed.set(key, (sha = fileSha256(path)));
+  return sha;
 }
