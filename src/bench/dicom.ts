@@ -15,7 +15,7 @@ import { retrieveSeries } from '../io/dicomweb/retrieve.js';
 import { readDicomSeries } from '../io/dicom/series.js';
 import { readVolume } from '../io/dispatch.js';
 import { createVolume } from '../volume/volume.js';
-import { haveOrthanc, PASSWORD, startOrthanc, USER } from './orthanc.js';
+import { haveOrthanc, PASSWORD, startOrthanc, USER } from './_orthanc.js';
 
 const WRIST = fileURLToPath(new URL('../../../shared/fixtures/mri/wrist_2.nii.gz', import.meta.url));
 const MB = 1024 * 1024;

@@ -11,7 +11,7 @@ import { readInput } from '../../src/io/input.js';
 import type { Volume } from '../../src/volume/types.js';
 import { GOLDEN_DIR, WRIST, sab, scratch } from '../cli/helpers.js';
 import { encodeSeries, haveProgram, IN_CI, wristSlab } from './dicom-tools.js';
-import { haveOrthanc, ORTHANC_BIN, PASSWORD, startOrthanc, USER, type OrthancServer } from '../../src/bench/orthanc.js';
+import { haveOrthanc, ORTHANC_BIN, PASSWORD, startOrthanc, USER, type OrthancServer } from '../../src/bench/_orthanc.js';
 import { expectAffineClose } from './helpers.js';
 
 // Against a real Orthanc + DICOMweb plugin started here (loopback, free port, basic auth, temp storage).

@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_REDIS, RedisServer } from '../../src/bench/_redisServer.js';
-import { haveOrthanc, PASSWORD, startOrthanc, USER, type OrthancServer } from '../../src/bench/orthanc.js';
+import { haveOrthanc, PASSWORD, startOrthanc, USER, type OrthancServer } from '../../src/bench/_orthanc.js';
 import { writeDicomSeries } from '../../src/io/dicom/write-series.js';
 import { readVolume } from '../../src/io/dispatch.js';
 import { GOLDEN_DIR, sab, scratch } from '../cli/helpers.js';
