@@ -1,5 +1,6 @@
 import { CodecError, samplesFromBytes, signExtend, type FrameInfo, type FramePixels } from './types.js';
-import { wasmCodec, type WasmCodecName } from './wasm-node.js';
+import type { WasmCodecName } from './wasm-instantiate.js';
+import { wasmCodec } from './wasm-node.js';
 
 /** The decoder classes the cornerstone codecs export (embind objects over WASM memory). */
 interface WasmDecoder {
