@@ -2,12 +2,9 @@
 // (vite alias), so the shared DICOM reader decodes with the same packages as in Node. Their .wasm files are
 // emitted by vite next to the bundle and fetched from our own origin; `loadDicomCodecs()` compiles them
 // (asynchronously, as browsers require for large modules) before any DICOM is read, and the reader's synchronous
-// calls then find them instantiated here.
-import charlsFactory from '@cornerstonejs/codec-charls/decodewasmjs';
+// calls then find them instantiated here. The codecs' JS is a separate chunk, loaded with the first DICOM only.
 import charlsWasm from '@cornerstonejs/codec-charls/decodewasm?url';
-import openjpegFactory from '@cornerstonejs/codec-openjpeg/decodewasmjs';
 import openjpegWasm from '@cornerstonejs/codec-openjpeg/decodewasm?url';
-import * as dcmjsCodecsPackage from 'dcmjs-codecs';
 import dcmjsWasm from 'dcmjs-codecs/build/dcmjs-native-codecs.wasm?url';
 import type { DcmjsCodecsPackage } from '../../src/io/dicom/codecs/dcmjs-codecs-api.js';
 import {
@@ -17,11 +14,6 @@ import {
   type EmscriptenModule,
   type WasmCodecName,
 } from '../../src/io/dicom/codecs/wasm-instantiate.js';
-
-const CORNERSTONE: Record<WasmCodecName, { factory: EmscriptenFactory; url: string }> = {
-  charls: { factory: charlsFactory as unknown as EmscriptenFactory, url: charlsWasm },
-  openjpeg: { factory: openjpegFactory as unknown as EmscriptenFactory, url: openjpegWasm },
-};
 
 const loaded = new Map<WasmCodecName, EmscriptenModule>();
 let dcmjs: DcmjsCodecsPackage | undefined;
@@ -36,10 +28,15 @@ async function compile(url: string): Promise<WebAssembly.Module> {
 /** Fetch and instantiate every DICOM codec once (idempotent); call before reading DICOM. */
 export function loadDicomCodecs(): Promise<void> {
   loading ??= (async () => {
-    const [charls, openjpeg, native] = await Promise.all([compile(CORNERSTONE.charls.url), compile(CORNERSTONE.openjpeg.url), compile(dcmjsWasm)]);
-    loaded.set('charls', instantiateEmscripten(CORNERSTONE.charls.factory, charls, 'codec-charls'));
-    loaded.set('openjpeg', instantiateEmscripten(CORNERSTONE.openjpeg.factory, openjpeg, 'codec-openjpeg'));
-    dcmjs = installNativeCodecs(dcmjsCodecsPackage as unknown as DcmjsCodecsPackage, native);
+    const [charls, openjpeg, native, charlsJs, openjpegJs, dcmjsJs] = await Promise.all([
+      compile(charlsWasm), compile(openjpegWasm), compile(dcmjsWasm),
+      import('@cornerstonejs/codec-charls/decodewasmjs'), import('@cornerstonejs/codec-openjpeg/decodewasmjs'), import('dcmjs-codecs'),
+    ]);
+    loaded.set('charls', instantiateEmscripten(charlsJs.default as EmscriptenFactory, charls, 'codec-charls'));
+    loaded.set('openjpeg', instantiateEmscripten(openjpegJs.default as EmscriptenFactory, openjpeg, 'codec-openjpeg'));
+    // A CommonJS bundle: its exports are the module's default export once vite has wrapped it.
+    const pkg = ((dcmjsJs as { default?: unknown }).default ?? dcmjsJs) as DcmjsCodecsPackage;
+    dcmjs = installNativeCodecs(pkg, native);
   })();
   loading.catch(() => (loading = undefined)); // a failed load may be retried
   return loading;
