@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -238,6 +238,7 @@ describe.skipIf((!HAVE_CHROMIUM || !HAVE_DCMTK) && !IN_CI)('browser viewer opens
   let session: ViewerSession | undefined;
   let opened: { series: ViewerState; enhanced: ViewerState };
   let exported: Volume;
+  let corrupt: ViewerState;
 
   beforeAll(async () => {
     const raw = path.join(dir, 'raw');
@@ -251,6 +252,20 @@ describe.skipIf((!HAVE_CHROMIUM || !HAVE_DCMTK) && !IN_CI)('browser viewer opens
     await exportMask(s, path.join(dir, 'jls_bone.nii.gz'));
     exported = readVolume(path.join(dir, 'jls_bone.nii.gz'));
     opened = { series: seriesState, enhanced: await openVolume(s, enhanced) };
+
+    // A series with one corrupt JPEG-LS frame (its stream's first marker segments overwritten): one error naming
+    // the file, and the volume already open stays.
+    const bad = path.join(dir, 'corrupt');
+    mkdirSync(bad);
+    for (const f of readdirSync(series).sort().slice(0, 2)) copyFileSync(path.join(series, f), path.join(bad, f));
+    const victim = path.join(bad, readdirSync(bad).sort()[1]!);
+    const bytes = readFileSync(victim);
+    const soi = bytes.indexOf(Buffer.from([0xff, 0xd8, 0xff]));
+    bytes.fill(0x55, soi, soi + 12);
+    writeFileSync(victim, bytes);
+    await s.page.setInputFiles('#volume-file', readdirSync(bad).sort().map((f) => path.join(bad, f)));
+    await s.page.waitForFunction(() => (window.sabViewer.state() as ViewerState).error !== null, null, { timeout: 60_000 });
+    corrupt = await s.state();
   }, 300_000);
 
   afterAll(async () => {
@@ -273,6 +288,11 @@ describe.skipIf((!HAVE_CHROMIUM || !HAVE_DCMTK) && !IN_CI)('browser viewer opens
     expect(st.volume?.dtype).toBe(ref.dtype);
     expect(st.volume?.affine).toEqual([...ref.affine]);
     expect(st.volume?.sha256).toBe(sha256(ref));
+  });
+
+  it('a corrupt frame gives one error naming the file and the syntax; the open volume stays', () => {
+    expect(corrupt.error).toMatch(/^open volume: 2 DICOM files: series [0-9.]+: IM00002\.dcm: JPEG-LS Lossless \(1\.2\.840\.10008\.1\.2\.4\.80\): the charls decoder failed/);
+    expect(corrupt.volume).toEqual(opened.enhanced.volume);
   });
 
   it('exports a mask on the DICOM series grid, and logs no errors', () => {
