@@ -38,6 +38,11 @@ export default defineConfig({
       { find: /^node:fs$/, replacement: shim('node-fs') },
       { find: /^node:path$/, replacement: shim('node-path') },
       { find: /^node:zlib$/, replacement: shim('node-zlib') },
+      // The codecs' emscripten glue requires these in its Node branch only.
+      { find: /^fs$/, replacement: shim('node-fs') },
+      { find: /^path$/, replacement: shim('node-path') },
+      // The DICOM codecs' Node loader (reads the installed .wasm files) -> the browser's (fetches vite's copies).
+      { find: /^\.\/wasm-node\.js$/, replacement: here('src/dicomCodecs.ts') },
     ],
   },
   worker: { format: 'es' },
@@ -49,6 +54,13 @@ export default defineConfig({
     chunkSizeWarningLimit: 4096,
     reportCompressedSize: false,
     sourcemap: false,
+    rollupOptions: {
+      onwarn(warning, warn) {
+        // dcmjs-codecs reaches fetch/require through eval in branches the viewer does not take (we hand it the WASM).
+        if (warning.code === 'EVAL' && warning.id?.includes('dcmjs-codecs')) return;
+        warn(warning);
+      },
+    },
   },
   server: { headers: ISOLATION_HEADERS },
   preview: { headers: ISOLATION_HEADERS },

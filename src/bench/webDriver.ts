@@ -61,7 +61,15 @@ export async function webgpuAdapter(): Promise<string | undefined> {
 }
 
 export interface ViewerState {
-  volume: { name: string; dims: number[] } | null;
+  volume: {
+    name: string;
+    dims: number[];
+    dtype: string;
+    affine: number[];
+    format: string | null;
+    /** sha256 of the voxel bytes, for a volume read from DICOM. */
+    sha256: string | null;
+  } | null;
   weights: { sam: boolean; vnet: boolean; names: string[]; cached: boolean };
   busy: boolean;
   segmented: { start: number; end: number; attention: boolean; ms: number } | null;
@@ -160,13 +168,19 @@ export async function loadInputs(s: ViewerSession, volumeFile: string, weightFil
     { timeout: 300_000 },
   );
   await waitIdle(s);
-  await s.page.setInputFiles('#volume-file', volumeFile);
+  return openVolume(s, volumeFile);
+}
+
+/** Open a volume through the file input: one NIfTI/NRRD file, or the files of a DICOM series. */
+export async function openVolume(s: ViewerSession, files: string | string[]): Promise<ViewerState> {
+  const before = (await s.state()).volume;
+  await s.page.setInputFiles('#volume-file', files);
   await s.page.waitForFunction(
-    () => {
+    (prev) => {
       const st = window.sabViewer.state() as ViewerState;
-      return st.volume !== null || st.error !== null;
+      return (st.volume !== null && JSON.stringify(st.volume) !== prev) || st.error !== null;
     },
-    null,
+    JSON.stringify(before),
     { timeout: 120_000 },
   );
   return waitIdle(s);

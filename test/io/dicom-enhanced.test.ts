@@ -1,35 +1,18 @@
-import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import dcmjs from 'dcmjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildDicomSeg } from '../../src/io/dicom/seg.js';
 import type { DicomSourceHeader } from '../../src/io/dicom/series.js';
 import { readVolume } from '../../src/io/dispatch.js';
 import { createMaskLike } from '../../src/volume/volume.js';
 import type { Volume } from '../../src/volume/types.js';
-import { wristSlab, writeDicomSeries } from './dicom-tools.js';
+import { natural, writeEnhancedMr, writePart10, wristSlab, writeDicomSeries, type Natural } from './dicom-tools.js';
 import { expectAffineClose, scratchDir } from './helpers.js';
 
 // An Enhanced (Legacy Converted Enhanced MR) multi-frame object made from a classic wrist series by dcmjs's own
-// converter (dcmjs.normalizers), which stores the frames in descending slice position: it must read like the series.
+// converter (writeEnhancedMr), frames in descending slice position: it must read like the series.
 
-type Natural = Record<string, any>;
 const dir = scratchDir('enhanced');
-
-function natural(bytes: Buffer): Natural {
-  const dict = dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-  return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict) as Natural;
-}
-
-function writePart10(path: string, ds: Natural): void {
-  const meta = {
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer, MediaStorageSOPClassUID: ds['SOPClassUID'],
-    MediaStorageSOPInstanceUID: ds['SOPInstanceUID'], TransferSyntaxUID: '1.2.840.10008.1.2.1', ImplementationClassUID: '2.25.1',
-  };
-  const dict = new dcmjs.data.DicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(ds);
-  writeFileSync(path, new Uint8Array(dict.write()));
-}
 
 describe('Enhanced MR multi-frame', () => {
   const classicDir = join(dir, 'classic');
@@ -38,17 +21,7 @@ describe('Enhanced MR multi-frame', () => {
   beforeAll(() => {
     writeDicomSeries(classicDir, wristSlab(30, 8));
     classic = readVolume(classicDir);
-    const datasets = readdirSync(classicDir).sort().map((f) => {
-      const ds = natural(readFileSync(join(classicDir, f)));
-      ds['PixelData'] = ds['PixelData'][0]; // dcmjs's converter expects one ArrayBuffer per image
-      return ds;
-    });
-    const mf = (dcmjs as unknown as { normalizers: { Normalizer: { normalizeToDataset(d: Natural[]): Natural } } }).normalizers.Normalizer.normalizeToDataset(datasets);
-    // dcmjs 0.51 leaves the SOP class as a keyword and the pixel data unwrapped: fix those two for writing.
-    mf['SOPClassUID'] = '1.2.840.10008.5.1.4.1.1.4.4';
-    mf['SOPInstanceUID'] = dcmjs.data.DicomMetaDictionary.uid();
-    mf['PixelData'] = [mf['PixelData']];
-    writePart10(enhancedFile, mf);
+    writeEnhancedMr(classicDir, enhancedFile);
   });
 
   it('one .dcm file reads as the same volume as the classic series', () => {

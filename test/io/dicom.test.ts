@@ -1,6 +1,5 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import dcmjs from 'dcmjs';
 import { zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { listDicomSeries, readDicomSeries, type DicomSourceHeader } from '../../src/io/dicom/series.js';
@@ -9,17 +8,14 @@ import { readVolume, writeVolume } from '../../src/io/dispatch.js';
 import { mat4 } from '../../src/volume/affine.js';
 import { createMaskLike, createVolume, voxelStats } from '../../src/volume/volume.js';
 import type { Volume } from '../../src/volume/types.js';
+import { natural, type Natural } from './dicom-tools.js';
 import { expectAffineClose, ramp, scratchDir, SHARED } from './helpers.js';
 
 const dir = scratchDir('dicom');
 const oblique = mat4([[0.8 * Math.cos(0.3), -0.7 * Math.sin(0.3), 0, -40], [0.8 * Math.sin(0.3), 0.7 * Math.cos(0.3), 0.2, 25.5], [0, -0.1, 2.5, -60]]);
 const small = (): Volume => createVolume(Uint16Array.from(ramp(6 * 5 * 4, 21, 4000)), [6, 5, 4], oblique);
 
-function readNatural(path: string): Record<string, any> {
-  const buf = readFileSync(path);
-  const dict = dcmjs.data.DicomMessage.readFile(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict) as Record<string, any>;
-}
+const readNatural = (path: string): Natural => natural(readFileSync(path));
 
 describe('DICOM series from the wrist volume (written with dcmjs)', () => {
   let wrist: Volume;

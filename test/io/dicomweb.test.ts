@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import dcmjs from 'dcmjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDicomSeries } from '../../src/io/dicom/write-series.js';
 import { DicomwebClient } from '../../src/io/dicomweb/client.js';
@@ -10,7 +9,7 @@ import { readVolume } from '../../src/io/dispatch.js';
 import { readInput } from '../../src/io/input.js';
 import type { Volume } from '../../src/volume/types.js';
 import { GOLDEN_DIR, WRIST, sab, scratch } from '../cli/helpers.js';
-import { encodeSeries, haveProgram, IN_CI, wristSlab } from './dicom-tools.js';
+import { encodeSeries, haveProgram, IN_CI, natural, wristSlab, type Natural } from './dicom-tools.js';
 import { haveOrthanc, ORTHANC_BIN, PASSWORD, startOrthanc, USER, type OrthancServer } from '../../src/bench/_orthanc.js';
 import { expectAffineClose } from './helpers.js';
 
@@ -19,11 +18,6 @@ import { expectAffineClose } from './helpers.js';
 const HAVE = haveOrthanc();
 if (!HAVE && !IN_CI) console.warn(`test/io/dicomweb skipped: no Orthanc with the DICOMweb plugin at ${ORTHANC_BIN} (install with .ci/install.d/orthanc)`);
 
-type Natural = Record<string, any>;
-const natural = (bytes: Uint8Array): Natural => {
-  const dict = dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-  return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict) as Natural;
-};
 const pixelBytes = (ds: Natural): Uint8Array => new Uint8Array(ds['PixelData'][0]);
 const ENV = { SAB_DICOMWEB_USER: USER, SAB_DICOMWEB_PASSWORD: PASSWORD };
 

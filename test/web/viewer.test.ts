@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -10,6 +11,7 @@ import {
   goToSlice,
   loadInputs,
   openViewer,
+  openVolume,
   segmentSlices,
   type ViewerSession,
   type ViewerState,
@@ -18,6 +20,7 @@ import { readVolume } from '../../src/io/dispatch.js';
 import { resizeNearestPillow } from '../../src/pipeline/preprocess/index.js';
 import type { Volume } from '../../src/volume/types.js';
 import { GOLDEN_DIR, REPO, WRIST, countDiff, goldenF32, goldenU8, sab, scratch, sliceRowsI } from '../cli/helpers.js';
+import { encodeSeries, haveProgram, writeDicomSeries, writeEnhancedMr, wristSlab } from '../io/dicom-tools.js';
 
 // End-to-end in real headless Chromium: `sab serve` -> open the wrist MRI and the golden checkpoints
 // through the file inputs -> "Segment volume" on slices 36..38 -> one click on slice 38 -> export.
@@ -218,5 +221,90 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('browser viewer in headless Chromium',
   it('saves a screenshot of the segmented slice as a test artifact', () => {
     expect(existsSync(SCREENSHOT)).toBe(true);
     expect(statSync(SCREENSHOT).size).toBeGreaterThan(20_000);
+  });
+});
+
+// DICOM in the viewer: a JPEG-LS series and a JPEG-LS Enhanced MR file made by dcmtk's own encoder from the wrist
+// are read in the page by the shared reader (src/io/dicom, the codecs' WASM served by `sab serve`); the voxels
+// (sha256), dims, dtype and affine must equal Node's readVolume of the same files, and an exported mask carries
+// that geometry.
+const HAVE_DCMTK = haveProgram('dcmcjpls');
+if (!HAVE_DCMTK && !IN_CI) console.warn('test/web DICOM part skipped: needs dcmtk (dcmcjpls); install with .ci/install.d/dcmtk');
+
+describe.skipIf((!HAVE_CHROMIUM || !HAVE_DCMTK) && !IN_CI)('browser viewer opens compressed DICOM', () => {
+  const dir = scratch('web-dicom');
+  const series = path.join(dir, 'jls');
+  const enhanced = path.join(dir, 'enhanced-jls.dcm');
+  let session: ViewerSession | undefined;
+  let opened: { series: ViewerState; enhanced: ViewerState };
+  let exported: Volume;
+  let corrupt: ViewerState;
+
+  beforeAll(async () => {
+    const raw = path.join(dir, 'raw');
+    writeDicomSeries(raw, wristSlab(30, 16));
+    encodeSeries(raw, series, 'dcmcjpls', []);
+    writeEnhancedMr(raw, path.join(dir, 'enhanced.dcm'));
+    execFileSync('dcmcjpls', [path.join(dir, 'enhanced.dcm'), enhanced]);
+    await ensureViewerBuilt();
+    const s = (session = await openViewer());
+    const seriesState = await openVolume(s, readdirSync(series).sort().map((f) => path.join(series, f)));
+    await exportMask(s, path.join(dir, 'jls_bone.nii.gz'));
+    exported = readVolume(path.join(dir, 'jls_bone.nii.gz'));
+    opened = { series: seriesState, enhanced: await openVolume(s, enhanced) };
+
+    // A series with one corrupt JPEG-LS frame (its stream's first marker segments overwritten): one error naming
+    // the file, and the volume already open stays.
+    const bad = path.join(dir, 'corrupt');
+    mkdirSync(bad);
+    for (const f of readdirSync(series).sort().slice(0, 2)) copyFileSync(path.join(series, f), path.join(bad, f));
+    const victim = path.join(bad, readdirSync(bad).sort()[1]!);
+    const bytes = readFileSync(victim);
+    const soi = bytes.indexOf(Buffer.from([0xff, 0xd8, 0xff]));
+    bytes.fill(0x55, soi, soi + 12);
+    writeFileSync(victim, bytes);
+    await s.page.setInputFiles('#volume-file', readdirSync(bad).sort().map((f) => path.join(bad, f)));
+    await s.page.waitForFunction(() => (window.sabViewer.state() as ViewerState).error !== null, null, { timeout: 60_000 });
+    corrupt = await s.state();
+  }, 300_000);
+
+  afterAll(async () => {
+    await session?.close();
+  });
+
+  const sha256 = (v: Volume): string => createHash('sha256').update(new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength)).digest('hex');
+
+  it.each([
+    ['a JPEG-LS series (16 files)', () => opened.series, () => series],
+    ['a JPEG-LS Enhanced MR file', () => opened.enhanced, () => enhanced],
+  ])('%s reads as in Node: same voxels, dims, dtype and affine', (_label, state, file) => {
+    const st = state();
+    expect(st.error).toBeNull();
+    const ref = readVolume(file());
+    const first = statSync(file()).isDirectory() ? path.join(file(), readdirSync(file()).sort()[0]!) : file();
+    expect(readFileSync(first).includes('1.2.840.10008.1.2.4.80')).toBe(true); // JPEG-LS, as dcmcjpls wrote it
+    expect(st.volume?.format).toBe('dicom');
+    expect(st.volume?.dims).toEqual(ref.dims);
+    expect(st.volume?.dtype).toBe(ref.dtype);
+    expect(st.volume?.affine).toEqual([...ref.affine]);
+    expect(st.volume?.sha256).toBe(sha256(ref));
+  });
+
+  it('a corrupt frame gives one error naming the file and the syntax; the open volume stays', () => {
+    expect(corrupt.error).toMatch(/^open volume: 2 DICOM files: series [0-9.]+: IM00002\.dcm: JPEG-LS Lossless \(1\.2\.840\.10008\.1\.2\.4\.80\): the charls decoder failed/);
+    expect(corrupt.volume).toEqual(opened.enhanced.volume);
+  });
+
+  it('exports a mask on the DICOM series grid, and logs no errors', () => {
+    const ref = readVolume(series);
+    expect(exported.dims).toEqual(ref.dims);
+    for (let q = 0; q < 16; q++) expect(exported.affine[q]).toBeCloseTo(ref.affine[q]!, 6);
+    expect(session!.errors).toEqual([]);
+    const origin = new URL(session!.server.url).origin;
+    // The codecs' WASM came from `sab serve` (vite's hashed copies).
+    for (const wasm of [/charlswasm_decode-.*\.wasm$/, /openjpegwasm_decode-.*\.wasm$/, /dcmjs-native-codecs-.*\.wasm$/]) {
+      expect(session!.requests.some((u) => u.startsWith(`${origin}/`) && wasm.test(u))).toBe(true);
+    }
+    expect(session!.requests.filter((u) => !(u.startsWith(`${origin}/`) || u.startsWith(`blob:${origin}/`) || u.startsWith('data:')))).toEqual([]);
   });
 });

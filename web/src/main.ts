@@ -1,6 +1,6 @@
 import { gzipSync } from 'fflate';
-import { decodeNifti } from '../../src/io/nifti/read.js';
 import { encodeNifti } from '../../src/io/nifti/write.js';
+import { decodeNifti } from '../../src/io/nifti/read.js';
 import { decodeNrrd } from '../../src/io/nrrd/read.js';
 import type { VoxelPrompt } from '../../src/pipeline/prompts.js';
 import type { Volume } from '../../src/volume/types.js';
@@ -11,6 +11,7 @@ import { boneVolumeMl, readSlice, sliceSize, writeSlice } from './sliceMasks.js'
 import { VolumeViewer, type ViewMode, type Voxel } from './viewer.js';
 import { forgetWeights, loadAllWeights, saveWeights, type WeightsRole } from './weightsStore.js';
 import { ModelWorker } from './workerClient.js';
+import { droppedFiles, openVolumeFiles, picked, type PickedFile } from './volumeFiles.js';
 
 /** The page: wires files, the model worker, the niivue view and the correction tools together. */
 
@@ -22,6 +23,7 @@ const $ = <T extends HTMLElement>(id: string) => {
 
 const ui = {
   volumeFile: $<HTMLInputElement>('volume-file'),
+  dicomFolder: $<HTMLInputElement>('dicom-folder'),
   weightsFile: $<HTMLInputElement>('weights-file'),
   maskFile: $<HTMLInputElement>('mask-file'),
   volumeInfo: $('volume-info'),
@@ -68,6 +70,8 @@ const state = {
   runtime: undefined as { device: string; threads: number; isolated: boolean } | undefined,
   error: undefined as string | undefined,
   exports: 0,
+  /** sha256 of the voxels of a volume read from DICOM (the end-to-end test compares it with Node's read). */
+  volumeDigest: undefined as string | undefined,
 };
 
 const history = new EditHistory();
@@ -127,19 +131,25 @@ async function readFile(f: File): Promise<Uint8Array> {
   return new Uint8Array(await f.arrayBuffer());
 }
 
-async function openVolume(file: File): Promise<void> {
-  setStatus(`reading ${file.name}…`);
-  const bytes = await readFile(file);
-  const lower = file.name.toLowerCase();
-  if (lower.endsWith('.nhdr')) throw new Error(`${file.name}: detached NRRD headers need their data file; save as .nrrd or .nii.gz`);
-  const volume = lower.endsWith('.nrrd') ? decodeNrrd(bytes, file.name) : decodeNifti(bytes, file.name);
-  await viewer.show(bytes, file.name, Number(ui.opacity.value));
+/** sha256 of a volume's voxel bytes (shown in the test hook's state, to compare a DICOM read with Node's). */
+async function sha256Hex(data: ArrayBufferView): Promise<string> {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+  const h = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return [...h].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function openVolume(files: PickedFile[]): Promise<void> {
+  setStatus(`reading ${files.length === 1 ? files[0]!.path : `${files.length} files`}…`);
+  const { volume, name, display } = await openVolumeFiles(files);
+  if (volume.source?.format === 'dicom') state.volumeDigest = await sha256Hex(volume.data);
+  else state.volumeDigest = undefined;
+  await viewer.show(display.bytes, display.name, Number(ui.opacity.value));
   const shown = viewer.dims;
   if (!shown || shown.some((d, a) => d !== volume.dims[a])) {
-    throw new Error(`${file.name}: the display reads dims ${shown?.join('x')} but the volume has ${volume.dims.join('x')}`);
+    throw new Error(`${name}: the display reads dims ${shown?.join('x')} but the volume has ${volume.dims.join('x')}`);
   }
   const mask = new Uint8Array(volume.data.length);
-  state.volume = { volume, name: file.name, mask };
+  state.volume = { volume, name, mask };
   state.prompts.clear();
   state.segmented = undefined;
   state.lastPrompt = undefined;
@@ -152,8 +162,8 @@ async function openVolume(file: File): Promise<void> {
   ui.last.value = String(nk - 1);
   viewer.goToSlice(Math.floor(nk / 2));
   viewer.setMask(mask);
-  ui.volumeInfo.textContent = `${file.name}: ${volume.dims.join('×')} ${volume.dtype}, ${volume.spacing.map((s) => +s.toFixed(3)).join('×')} mm`;
-  setStatus(`opened ${file.name}`);
+  ui.volumeInfo.textContent = `${name}: ${volume.dims.join('×')} ${volume.dtype}, ${volume.spacing.map((s) => +s.toFixed(3)).join('×')} mm`;
+  setStatus(`opened ${name}`);
 }
 
 /** An existing mask (e.g. from `sab segment`) on the same grid, to review and correct. */
@@ -215,18 +225,19 @@ async function loadCachedWeights(): Promise<void> {
   setStatus('weights loaded from the browser cache');
 }
 
-async function openFiles(files: File[]): Promise<void> {
-  const weights = files.filter((f) => isWeights(f.name));
-  const volumes = files.filter((f) => !isWeights(f.name));
-  if (volumes.length > 1) throw new Error('drop one volume at a time');
+async function openFiles(files: PickedFile[]): Promise<void> {
+  const weights = files.filter((f) => isWeights(f.path)).map((f) => f.file);
+  const volumeFiles = files.filter((f) => !isWeights(f.path));
   if (weights.length) await openWeights(weights);
-  if (volumes[0]) await openVolume(volumes[0]);
+  if (volumeFiles.length) await openVolume(volumeFiles);
 }
 
-ui.volumeFile.addEventListener('change', () => {
-  const f = ui.volumeFile.files?.[0];
-  if (f) void guarded('open volume', () => openVolume(f));
-});
+for (const input of [ui.volumeFile, ui.dicomFolder]) {
+  input.addEventListener('change', () => {
+    const fs = picked(input.files ?? []);
+    if (fs.length) void guarded('open volume', () => openVolume(fs));
+  });
+}
 ui.maskFile.addEventListener('change', () => {
   const f = ui.maskFile.files?.[0];
   if (f) void guarded('open mask', () => openMask(f));
@@ -253,8 +264,8 @@ window.addEventListener('dragleave', (e) => {
 window.addEventListener('drop', (e) => {
   e.preventDefault();
   ui.drop.hidden = true;
-  const files = [...(e.dataTransfer?.files ?? [])];
-  if (files.length) void guarded('open dropped files', () => openFiles(files));
+  const items = e.dataTransfer?.items;
+  if (items?.length) void guarded('open dropped files', async () => openFiles(await droppedFiles(items)));
 });
 
 // ---- automatic segmentation ----------------------------------------------------------------------
@@ -515,7 +526,12 @@ declare global {
 }
 window.sabViewer = {
   state: () => ({
-    volume: state.volume ? { name: state.volume.name, dims: state.volume.volume.dims } : null,
+    volume: state.volume
+      ? {
+        name: state.volume.name, dims: state.volume.volume.dims, dtype: state.volume.volume.dtype,
+        affine: [...state.volume.volume.affine], format: state.volume.volume.source?.format ?? null, sha256: state.volumeDigest ?? null,
+      }
+      : null,
     weights: { ...state.weights },
     busy: state.busy,
     segmented: state.segmented ?? null,

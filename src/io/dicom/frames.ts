@@ -8,7 +8,7 @@ export class FrameError extends Error {
   override name = 'FrameError';
 }
 
-const frameInfo = (s: DicomSlice): FrameInfo => ({
+export const frameInfo = (s: DicomSlice): FrameInfo => ({
   rows: s.rows, columns: s.columns, bitsAllocated: s.bitsAllocated, bitsStored: s.bitsStored,
   pixelRepresentation: s.pixelRepresentation, samplesPerPixel: s.samplesPerPixel,
 });
@@ -23,7 +23,7 @@ export function unsupportedSyntax(s: DicomSlice): string | undefined {
 }
 
 /** The compressed bytes of frame `index` (0-based) of an encapsulated Pixel Data element. */
-function encodedFrame(s: DicomSlice, index: number): Uint8Array {
+export function encodedFrame(s: DicomSlice, index: number): Uint8Array {
   const pe = s.dataSet.elements['x7fe00010']!;
   const fragments = pe.fragments ?? [];
   if (fragments.length === 0) throw new FrameError('encapsulated pixel data has no fragments');

@@ -28,6 +28,13 @@ export interface SegAlgorithm {
   parameters?: string;
 }
 
+// Patient and General Study attributes of Type 2 (present, possibly empty; dciodvfy flags them missing): the
+// source's values when it has them, else empty.
+const TYPE2_PATIENT_STUDY: Record<string, string> = {
+  PatientName: '', PatientID: '', PatientBirthDate: '', PatientSex: '',
+  StudyDate: '', StudyTime: '', StudyID: '', AccessionNumber: '', ReferringPhysicianName: '',
+};
+
 const code = (value: string, scheme: string, meaning: string): Record<string, string> => ({ CodeValue: value, CodingSchemeDesignator: scheme, CodeMeaning: meaning });
 
 /**
@@ -71,13 +78,13 @@ export function buildDicomSeg(mask: Volume, opts: DicomSegOptions = {}): Uint8Ar
   const dimOrg = newUid();
   const dataset: Record<string, unknown> = {
     SOPClassUID: SEGMENTATION_STORAGE, SOPInstanceUID: sop, Modality: 'SEG',
-    ...src.patient,
+    ...TYPE2_PATIENT_STUDY, ...src.patient,
     StudyInstanceUID: src.studyInstanceUid, SeriesInstanceUID: newUid(), SeriesNumber: '300', InstanceNumber: '1',
     SeriesDescription: opts.seriesDescription ?? 'SegmentAnyBone segmentation',
     FrameOfReferenceUID: src.frameOfReferenceUid, PositionReferenceIndicator: '',
     Manufacturer: 'segment-any-bone', ManufacturerModelName: algorithm.name, DeviceSerialNumber: '1', SoftwareVersions: algorithm.version,
     ContentDate: now.date, ContentTime: now.time, SeriesDate: now.date, SeriesTime: now.time,
-    ContentLabel: 'SEGMENTATION', ContentDescription: 'Bone segmentation', ContentCreatorName: 'SegmentAnyBone',
+    ContentLabel: 'SEGMENTATION', ContentDescription: 'Bone segmentation', ContentCreatorName: 'SegmentAnyBone^', // PN: family name only (a PN without '^' is the retired form)
     ImageType: ['DERIVED', 'PRIMARY'], InstanceCreationDate: now.date, InstanceCreationTime: now.time,
     SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2', Rows: rows, Columns: cols,
     BitsAllocated: 1, BitsStored: 1, HighBit: 0, PixelRepresentation: 0, LossyImageCompression: '00',

@@ -43,6 +43,9 @@ function trustedCAs(extra?: string): (string | Buffer)[] | undefined {
 
 class RetryableError extends Error {}
 
+/** Node's codes for a certificate chain it cannot verify or a name it does not match. */
+const TLS_TRUST_ERRORS = /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_UNTRUSTED|CERT_HAS_EXPIRED|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
 function once(url: URL, method: string, headers: Record<string, string>, body: Buffer | undefined, opts: HttpOptions, ca: (string | Buffer)[] | undefined): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const lib = url.protocol === 'https:' ? https : http;
@@ -61,6 +64,7 @@ function once(url: URL, method: string, headers: Record<string, string>, body: B
     req.on('error', (e: NodeJS.ErrnoException) => {
       if (e instanceof RetryableError) reject(e);
       else if (['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN'].includes(e.code ?? '')) reject(new RetryableError(`cannot connect (${e.code})`));
+      else if (TLS_TRUST_ERRORS.test(e.code ?? '')) reject(new Error(`the server's certificate is not trusted (${e.code}: ${e.message}); if it comes from a private CA, pass that CA with --ca FILE`));
       else reject(new Error(e.code ? `${e.code}: ${e.message}` : e.message));
     });
     if (body) req.end(body);

@@ -7,6 +7,7 @@ function unavailable(name: string): never {
 }
 export const constants = { W_OK: 2, R_OK: 4, F_OK: 0 };
 export const readFileSync = (): never => unavailable('readFileSync');
+export const readdirSync = (): never => unavailable('readdirSync');
 export const accessSync = (): never => unavailable('accessSync');
 export const closeSync = (): never => unavailable('closeSync');
 export const fsyncSync = (): never => unavailable('fsyncSync');
@@ -17,4 +18,4 @@ export const rmSync = (): never => unavailable('rmSync');
 export const statSync = (): never => unavailable('statSync');
 export const writeSync = (): never => unavailable('writeSync');
 export const existsSync = (): boolean => false;
-export default { constants, readFileSync, accessSync, closeSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, existsSync };
+export default { constants, readFileSync, readdirSync, accessSync, closeSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync, existsSync };
