@@ -11,6 +11,16 @@ const MR_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.4';
 /** Transfer syntax of everything we write: explicit VR little endian. */
 export const EXPLICIT_VR_LE = '1.2.840.10008.1.2.1';
 
+/**
+ * Type 2 attributes of the MR Image IOD that a volume cannot know: present and empty, as the IOD allows, so that a
+ * validator (dciodvfy) accepts the series.
+ */
+const MR_TYPE2_UNKNOWN = {
+  PatientBirthDate: '', PatientSex: '', ReferringPhysicianName: '', AccessionNumber: '', Laterality: '',
+  PatientPosition: '', PositionReferenceIndicator: '', ScanOptions: '', MRAcquisitionType: '', RepetitionTime: '',
+  EchoTime: '', EchoTrainLength: '',
+};
+
 export interface DicomSeriesWriteOptions {
   seriesDescription?: string;
   patientName?: string;
@@ -76,14 +86,18 @@ export function writeDicomSeries(dir: string, vol: Volume, opts: DicomSeriesWrit
       for (let i = 0; i < nx * ny; i++) px[i] = Math.round((vol.data[off + i]! - inter) / slope);
       const dataset: Record<string, unknown> = {
         SOPClassUID: MR_IMAGE_STORAGE, SOPInstanceUID: sop, StudyInstanceUID: study, SeriesInstanceUID: series,
-        FrameOfReferenceUID: frame, Modality: 'MR', PatientName: opts.patientName ?? 'Anonymous', PatientID: opts.patientId ?? 'SAB0001',
+        FrameOfReferenceUID: frame, Modality: 'MR', PatientName: opts.patientName ?? 'Anonymous^', PatientID: opts.patientId ?? 'SAB0001',
         StudyDate: now.date, StudyTime: now.time, SeriesDescription: opts.seriesDescription ?? 'segment-any-bone export',
-        SeriesNumber: '1', InstanceNumber: String(k + 1), ImageType: ['DERIVED', 'SECONDARY'],
+        SeriesNumber: '1', InstanceNumber: String(k + 1), ImageType: ['DERIVED', 'SECONDARY', 'OTHER'],
+        ...MR_TYPE2_UNKNOWN, StudyID: '1', Manufacturer: 'segment-any-bone',
+        // The acquisition is not known from a volume: 'RM' (research mode) and 'NONE' are the honest Type 1 values.
+        ScanningSequence: 'RM', SequenceVariant: 'NONE',
         ImagePositionPatient: g.position(k).map(ds), ImageOrientationPatient: g.orientation.map(ds),
         PixelSpacing: g.pixelSpacing.map(ds), SliceThickness: ds(g.sliceStep), SpacingBetweenSlices: ds(g.sliceStep),
         Rows: ny, Columns: nx, SamplesPerPixel: 1, PhotometricInterpretation: 'MONOCHROME2',
         BitsAllocated: bits, BitsStored: bits, HighBit: bits - 1, PixelRepresentation: signed ? 1 : 0,
-        RescaleSlope: ds(slope), RescaleIntercept: ds(inter), RescaleType: 'US',
+        // The MR Image IOD has no rescale; it is written only when the stored values need one.
+        ...(slope !== 1 || inter !== 0 ? { RescaleSlope: ds(slope), RescaleIntercept: ds(inter), RescaleType: 'US' } : {}),
         PixelData: [px.buffer],
         _vrMap: { PixelData: bits === 8 ? 'OB' : 'OW' },
       };
