@@ -1,6 +1,6 @@
 import type { StateDict } from '../checkpoint/tensor.js';
 import type { GraphBuilder } from '../graph/builder.js';
-import { quantizeMatMulWeights } from '../graph/quantize.js';
+import { quantizeMatMulWeights } from '../graph/quantize/index.js';
 import type { ExecutionProvider, RunTensor, Runtime, Session } from '../graph/runtime.js';
 import { buildDecoderGraph } from './decoderGraph.js';
 import { buildFusionGraph } from './fusion.js';
