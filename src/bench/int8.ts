@@ -64,9 +64,10 @@ async function profileShares(model: Uint8Array, feeds: Record<string, ort.Tensor
   const byOp = new Map<string, number>();
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args.op_name) continue;
-    // A MatMul whose right operand is 2-D multiplies by a weight matrix (attention's QK^T and AV are 4-D).
-    const b = e.args.input_type_shape?.[1];
-    const weight = e.args.op_name === 'MatMul' && b !== undefined && Object.values(b)[0]?.length === 2;
+    // A MatMul by a weight matrix: its constant right operand is prepacked (the profile lists only the left
+    // one) or 2-D; attention's QK^T and AV multiply two 4-D activations.
+    const inputs = e.args.input_type_shape ?? [];
+    const weight = e.args.op_name === 'MatMul' && (inputs.length === 1 || Object.values(inputs[1] ?? {})[0]?.length === 2);
     const key = weight ? 'MatMul (weight)' : e.args.op_name;
     byOp.set(key, (byOp.get(key) ?? 0) + e.dur);
   }
