@@ -51,7 +51,12 @@ async function optimizedOps(model: Uint8Array, dir: string, name: string): Promi
  * Kernel time per op type over `runs` profiled runs (ONNX Runtime's profiler; it slows small kernels, so
  * the shares, not the absolute times, are the figure), and the share of the MatMuls with a constant weight.
  */
-async function profileShares(model: Uint8Array, feeds: Record<string, ort.Tensor>, dir: string, runs: number): Promise<Map<string, number>> {
+async function profileShares(
+  model: Uint8Array,
+  feeds: Record<string, ort.Tensor>,
+  dir: string,
+  runs: number,
+): Promise<{ shares: Map<string, number>; msPerRun: number }> {
   const prefix = path.join(dir, `profile-${Math.random().toString(36).slice(2)}`);
   const s = await ort.InferenceSession.create(model, { ...sessionOptions(), enableProfiling: true, profileFilePrefix: prefix });
   for (let r = 0; r < runs; r++) await s.run(feeds);
@@ -72,11 +77,12 @@ async function profileShares(model: Uint8Array, feeds: Record<string, ort.Tensor
     byOp.set(key, (byOp.get(key) ?? 0) + e.dur);
   }
   const total = [...byOp.values()].reduce((a, b) => a + b, 0);
-  return new Map([...byOp].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / total]));
+  // The first run (allocations, prepacking) is left in: runs is small, and the figure is relative.
+  return { shares: new Map([...byOp].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / total])), msPerRun: total / 1000 / runs };
 }
 
-const shareLine = (shares: Map<string, number>): string =>
-  [...shares].slice(0, 9).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`).join(', ');
+const shareLine = ({ shares, msPerRun }: { shares: Map<string, number>; msPerRun: number }): string =>
+  `${msPerRun.toFixed(0)} ms kernel time per run: ` + [...shares].slice(0, 9).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}%`).join(', ');
 
 /**
  * GELU forms on a stage-0-sized tensor [1,256,256,256] (4 chained, so the kernel, not the copy out, is timed):
@@ -180,12 +186,16 @@ export async function run(): Promise<void> {
     // everything else bounds what any MatMul quantization can give.
     const f32 = await profileShares(float32, feeds, dir, 3);
     const q = await profileShares(dynamic, feeds, dir, 3);
-    const w = f32.get('MatMul (weight)') ?? 0;
+    const w = f32.shares.get('MatMul (weight)') ?? 0;
     console.log(`profile float32 (share of kernel time): ${shareLine(f32)}`);
     console.log(
       `  -> MatMuls with a weight are ${(100 * w).toFixed(1)}% of float32: int8 GEMMs that took no time at all would give at most ${(1 / (1 - w)).toFixed(2)}x`,
     );
     console.log(`profile int8 dynamic: ${shareLine(q)}`);
+    // The static graph's convolutions: the QLinearConv kernels run, and the Q/DQ passes around them cost.
+    const staticConv = variants.find((v) => v.label.startsWith('int8 static QDQ Conv + dynamic'))!;
+    console.log(`profile ${staticConv.label}: ${shareLine(await profileShares(staticConv.model, feeds, dir, 3))}`);
+    console.log('  (profiled runs, one after another: the per-run totals move with the load; compare shares within a line)');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
