@@ -3,7 +3,7 @@
 // measured in the same run, the agreement of the two, and the speed-up.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readVolume } from '../io/dispatch.js';
@@ -69,6 +69,7 @@ export async function run(): Promise<void> {
       const c = process.cpuUsage(c0);
       return [performance.now() - t0, res, (c.user + c.system) / 1000];
     };
+    const load0 = loadavg()[0]!;
     const [wallF, resF, cpuF] = await timed(f32, { attention: true, onSlice: comparison.reference });
     console.log(`library, warm, float32 (reference), attention on, ${resF.slicesSegmented} slices: ${breakdown(wallF, resF, cpuF)}`);
     const [wallQ, resQ, cpuQ] = await timed(int8, { attention: true, onSlice: comparison.candidate });
@@ -84,7 +85,8 @@ export async function run(): Promise<void> {
     const perSliceQ = resQ.timings.encoderMs / resQ.slicesSegmented;
     console.log(
       `speed-up int8 / float32: encoder ${(perSliceF / perSliceQ).toFixed(2)}x (${perSliceF.toFixed(0)} -> ${perSliceQ.toFixed(0)} ms/slice), ` +
-        `whole volume ${(wallF / wallQ).toFixed(2)}x (${s(wallF)} -> ${s(wallQ)}); process CPU time ${(cpuF / cpuQ).toFixed(2)}x (${s(cpuF)} -> ${s(cpuQ)})`,
+        `whole volume ${(wallF / wallQ).toFixed(2)}x (${s(wallF)} -> ${s(wallQ)}); process CPU time ${(cpuF / cpuQ).toFixed(2)}x (${s(cpuF)} -> ${s(cpuQ)}); ` +
+        `load average ${load0.toFixed(2)} -> ${loadavg()[0]!.toFixed(2)} (other processes share the cores; \`npm run bench int8\` interleaves the two encoders)`,
     );
     const [wallN, resN, cpuN] = await timed(f32, { attention: false });
     console.log(`library, warm, float32, 2D-only (no VNet/fusion),  ${resN.slicesSegmented} slices: ${breakdown(wallN, resN, cpuN)}`);

@@ -1,4 +1,4 @@
 export * from './builder.js';
 export * from './runtime.js';
 export { createNodeRuntime } from './runtimeNode.js';
-export * from './quantize.js';
+export * from './quantize/index.js';

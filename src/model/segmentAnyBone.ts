@@ -1,6 +1,6 @@
 import type { StateDict } from '../checkpoint/tensor.js';
 import type { GraphBuilder } from '../graph/builder.js';
-import { quantizeMatMulWeights } from '../graph/quantize.js';
+import { quantizeMatMulWeights } from '../graph/quantize/index.js';
 import type { ExecutionProvider, RunTensor, Runtime, Session } from '../graph/runtime.js';
 import { buildDecoderGraph } from './decoderGraph.js';
 import { buildFusionGraph } from './fusion.js';
@@ -15,7 +15,7 @@ export interface SegmentAnyBoneOptions {
   vnetBatchNorm?: VNetBatchNormMode;
   /**
    * Image encoder arithmetic: 'float32' (default, faithful) or 'int8' (opt-in: its MatMul weights int8
-   * per column, activations quantized per tensor at run time; see graph/quantize.ts and the README's
+   * per column, activations quantized per tensor at run time; see graph/quantize/dynamic.ts and the README's
    * agreement figures). The decoder, fusion and VNet stay float32.
    */
   precision?: EncoderPrecision;

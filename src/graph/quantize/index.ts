@@ -1,0 +1,3 @@
+export * from './dynamic.js';
+export * from './static.js';
+export * from './calibrate.js';
