@@ -50,12 +50,6 @@ function bilinearTaps(inSize: number, outSize: number): FixedPointTaps {
   return { start, count, weights, ksize };
 }
 
-/** clip8 of Pillow: (acc >> 22) clamped to 0..255. */
-function clip8(acc: number): number {
-  const v = acc >> PRECISION_BITS;
-  return v < 0 ? 0 : v > 255 ? 255 : v;
-}
-
 function checkImage(img: ArrayLike<number>, h: number, w: number, outH: number, outW: number, what: string): void {
   for (const n of [h, w, outH, outW]) {
     if (!Number.isInteger(n) || n <= 0) throw new PreprocessError(`${what}: sizes must be positive integers, got ${h}x${w} -> ${outH}x${outW}`);
@@ -75,6 +69,9 @@ export function resizeBilinearPillow(src: Uint8Array, h: number, w: number, outH
   if (outW !== w) {
     const taps = bilinearTaps(w, outW);
     const next = new Uint8Array(h * outW);
+    // Pillow's clip8 is (acc >> 22) clamped to 0..255: a Uint8ClampedArray store of that integer clamps
+    // exactly so, without branches (both passes write through such views).
+    const nextClamped = new Uint8ClampedArray(next.buffer);
     for (let y = 0; y < h; y++) {
       const row = y * w;
       for (let xx = 0; xx < outW; xx++) {
@@ -84,7 +81,7 @@ export function resizeBilinearPillow(src: Uint8Array, h: number, w: number, outH
         // Sums stay below 2^31 (255 * 2^22 plus rounding), so int32 arithmetic is exact.
         let acc = half;
         for (let x = 0; x < n; x++) acc += cur[s + x]! * taps.weights[k + x]!;
-        next[y * outW + xx] = clip8(acc);
+        nextClamped[y * outW + xx] = acc >> PRECISION_BITS;
       }
     }
     cur = next;
@@ -96,14 +93,14 @@ export function resizeBilinearPillow(src: Uint8Array, h: number, w: number, outH
       const s = taps.start[yy]!;
       const k = yy * taps.ksize;
       const n = taps.count[yy]!;
-      const out = next.subarray(yy * outW, (yy + 1) * outW);
+      const out = new Uint8ClampedArray(next.buffer, yy * outW, outW);
       // Row-wise: the taps are constants of the output row, the input rows are read in order.
       if (n === 2) {
         const w0 = taps.weights[k]!;
         const w1 = taps.weights[k + 1]!;
         const r0 = cur.subarray(s * outW, (s + 1) * outW);
         const r1 = cur.subarray((s + 1) * outW, (s + 2) * outW);
-        for (let xx = 0; xx < outW; xx++) out[xx] = clip8(half + r0[xx]! * w0 + r1[xx]! * w1);
+        for (let xx = 0; xx < outW; xx++) out[xx] = (half + r0[xx]! * w0 + r1[xx]! * w1) >> PRECISION_BITS;
       } else if (n === 3) {
         const w0 = taps.weights[k]!;
         const w1 = taps.weights[k + 1]!;
@@ -111,12 +108,12 @@ export function resizeBilinearPillow(src: Uint8Array, h: number, w: number, outH
         const r0 = cur.subarray(s * outW, (s + 1) * outW);
         const r1 = cur.subarray((s + 1) * outW, (s + 2) * outW);
         const r2 = cur.subarray((s + 2) * outW, (s + 3) * outW);
-        for (let xx = 0; xx < outW; xx++) out[xx] = clip8(half + r0[xx]! * w0 + r1[xx]! * w1 + r2[xx]! * w2);
+        for (let xx = 0; xx < outW; xx++) out[xx] = (half + r0[xx]! * w0 + r1[xx]! * w1 + r2[xx]! * w2) >> PRECISION_BITS;
       } else {
         for (let xx = 0; xx < outW; xx++) {
           let acc = half;
           for (let y = 0; y < n; y++) acc += cur[(s + y) * outW + xx]! * taps.weights[k + y]!;
-          out[xx] = clip8(acc);
+          out[xx] = acc >> PRECISION_BITS;
         }
       }
     }
