@@ -150,11 +150,15 @@ const handlers: { [K in RequestName]: (args: Requests[K]['args'], id: number) =>
     }
     const embedding = attention ? entry.fused! : entry.embedding;
     const t = performance.now();
+    // The decoder's prompt-independent part, once per slice (and mode); later clicks on the slice skip it.
+    const which = attention ? 'fused' : 'raw';
+    entry.projections ??= {};
+    const projections = (entry.projections[which] ??= await m.imageProjections(embedding));
     // Same grouping as `sab segment`: one decoder call per box (with the points inside it), one for the other points.
     const groups = promptsBySlice(prompts, v.dims, [0, 1, 2]).get(slice) ?? [];
     const union = new Uint8Array(LOWRES * LOWRES);
     for (const group of groups) {
-      const res = await m.decodeMasks(embedding, null, encodePrompts(toEncoderFrame(group, ni, nj)));
+      const res = await m.decodeWithProjections(embedding, projections, encodePrompts(toEncoderFrame(group, ni, nj)));
       const mask = maskFromLogits(res.lowResLogits, LOWRES, LOWRES, 1);
       for (let p = 0; p < union.length; p++) union[p] = union[p]! | mask[p]!;
     }
