@@ -50,6 +50,22 @@ function bilinearTaps(inSize: number, outSize: number): FixedPointTaps {
   return { start, count, weights, ksize };
 }
 
+/** Taps of a ksize-3 filter as three index and weight arrays; absent taps get weight 0 and index 0. */
+function threeTaps(taps: FixedPointTaps, inSize: number) {
+  const n = taps.start.length;
+  const idx = [new Int32Array(n), new Int32Array(n), new Int32Array(n)];
+  const wt = [new Int32Array(n), new Int32Array(n), new Int32Array(n)];
+  for (let xx = 0; xx < n; xx++) {
+    for (let j = 0; j < 3; j++) {
+      if (j < taps.count[xx]!) {
+        idx[j]![xx] = Math.min(taps.start[xx]! + j, inSize - 1);
+        wt[j]![xx] = taps.weights[xx * 3 + j]!;
+      }
+    }
+  }
+  return { i0: idx[0]!, i1: idx[1]!, i2: idx[2]!, w0: wt[0]!, w1: wt[1]!, w2: wt[2]! };
+}
+
 function checkImage(img: ArrayLike<number>, h: number, w: number, outH: number, outW: number, what: string): void {
   for (const n of [h, w, outH, outW]) {
     if (!Number.isInteger(n) || n <= 0) throw new PreprocessError(`${what}: sizes must be positive integers, got ${h}x${w} -> ${outH}x${outW}`);
@@ -72,16 +88,29 @@ export function resizeBilinearPillow(src: Uint8Array, h: number, w: number, outH
     // Pillow's clip8 is (acc >> 22) clamped to 0..255: a Uint8ClampedArray store of that integer clamps
     // exactly so, without branches (both passes write through such views).
     const nextClamped = new Uint8ClampedArray(next.buffer);
-    for (let y = 0; y < h; y++) {
-      const row = y * w;
-      for (let xx = 0; xx < outW; xx++) {
-        const s = row + taps.start[xx]!;
-        const k = xx * taps.ksize;
-        const n = taps.count[xx]!;
-        // Sums stay below 2^31 (255 * 2^22 plus rounding), so int32 arithmetic is exact.
-        let acc = half;
-        for (let x = 0; x < n; x++) acc += cur[s + x]! * taps.weights[k + x]!;
-        nextClamped[y * outW + xx] = acc >> PRECISION_BITS;
+    if (taps.ksize === 3) {
+      // Upscaling (at most 3 taps): fixed three taps per output, missing ones padded with weight 0 at an
+      // in-range index, so the integer sum is unchanged and the loop has no inner loop.
+      const { i0, i1, i2, w0, w1, w2 } = threeTaps(taps, w);
+      for (let y = 0; y < h; y++) {
+        const row = cur.subarray(y * w, (y + 1) * w);
+        const o = new Uint8ClampedArray(next.buffer, y * outW, outW);
+        for (let xx = 0; xx < outW; xx++) {
+          o[xx] = (half + row[i0[xx]!]! * w0[xx]! + row[i1[xx]!]! * w1[xx]! + row[i2[xx]!]! * w2[xx]!) >> PRECISION_BITS;
+        }
+      }
+    } else {
+      for (let y = 0; y < h; y++) {
+        const row = y * w;
+        for (let xx = 0; xx < outW; xx++) {
+          const s = row + taps.start[xx]!;
+          const k = xx * taps.ksize;
+          const n = taps.count[xx]!;
+          // Sums stay below 2^31 (255 * 2^22 plus rounding), so int32 arithmetic is exact.
+          let acc = half;
+          for (let x = 0; x < n; x++) acc += cur[s + x]! * taps.weights[k + x]!;
+          nextClamped[y * outW + xx] = acc >> PRECISION_BITS;
+        }
       }
     }
     cur = next;
