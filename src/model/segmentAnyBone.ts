@@ -153,9 +153,7 @@ export class SegmentAnyBone {
 
   /** decodeMasks(embedding, null, prompt) given the embedding's imageProjections: the same logits, ~20% less arithmetic. */
   async decodeWithProjections(embedding: Float32Array, projections: SliceProjections, prompt: EncodedPrompt): Promise<MaskResult> {
-    const s = await this.open('decoder:prompt:cached', () =>
-      buildDecoderGraph(this.sam, { mode: 'prompt', attention: false, cachedImageProjections: true }),
-    );
+    const s = await this.cachedPromptDecoder();
     const p = prompt.labels.length;
     const dims = [1, 4096, 128];
     const out = await s.run({
@@ -167,6 +165,17 @@ export class SegmentAnyBone {
       i2t_queries: { data: projections.i2tQueries, dims },
     });
     return { lowResLogits: out['low_res_logits']!.data as Float32Array, iouPred: out['iou_pred']!.data as Float32Array };
+  }
+
+  /** Open the sessions decodeWithProjections needs, ahead of the first prompt (e.g. while a viewer is idle). */
+  async preparePromptDecoding(): Promise<void> {
+    await this.cachedPromptDecoder();
+  }
+
+  private cachedPromptDecoder(): Promise<Session> {
+    return this.open('decoder:prompt:cached', () =>
+      buildDecoderGraph(this.sam, { mode: 'prompt', attention: false, cachedImageProjections: true }),
+    );
   }
 
   private async runDecoder(
