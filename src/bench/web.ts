@@ -83,8 +83,9 @@ export async function run(): Promise<void> {
       decode.push(r.decodeMs);
       await s.page.click('#undo'); // back to one prompt per click
     }
-    // The first click opens the prompt-mode decoder session: report it apart.
-    process.stdout.write(`first click (opens the prompt decoder): ${click[0]!.toFixed(0)} ms\n`);
+    // The first click opens the prompt-mode decoder sessions and computes the slice's prompt-independent
+    // image projections (cached for the later clicks): report it apart.
+    process.stdout.write(`first click (opens the prompt decoder, computes the slice's image projections): ${click[0]!.toFixed(0)} ms\n`);
     process.stdout.write(`click-to-mask: ${stats(click.slice(1))}\n`);
     process.stdout.write(`  of which decoder in the worker: ${stats(decode.slice(1))}\n`);
 

@@ -2,7 +2,7 @@ import type { StateDict } from '../checkpoint/tensor.js';
 import { GraphBuilder, type Value } from '../graph/builder.js';
 import { checkStateDict, type ParamSpec } from './decoderParams.js';
 import { attentionFusion, fusionParamSpecs, isUnusedFusionKey } from './fusion.js';
-import { maskDecoder, maskDecoderParamSpecs } from './maskDecoder.js';
+import { emitImageProjections, maskDecoder, maskDecoderParamSpecs, type ImageProjections } from './maskDecoder.js';
 import {
   EMBED_DIM,
   EMBED_GRID,
@@ -30,6 +30,13 @@ export interface DecoderGraphOptions {
   adapters?: boolean;
   /** Fold the fusion's eval-mode BatchNorms into its convs (default true). */
   foldBatchNorm?: boolean;
+  /**
+   * Read block 0's image-token projections from the inputs t2i_keys, t2i_values and i2t_queries
+   * (computed once per slice by buildImageProjectionsGraph) instead of computing them; such a graph
+   * outputs only low_res_logits and iou_pred. Prompt mode without attention only (the viewer's clicks
+   * over a cached fused embedding).
+   */
+  cachedImageProjections?: boolean;
 }
 
 /** Graph input and output names. */
@@ -43,7 +50,16 @@ export const DecoderIO = {
   fusedEmbedding: 'fused_embedding',
   sparseEmbeddings: 'sparse_embeddings',
   densePe: 'dense_pe',
+  t2iKeys: 't2i_keys',
+  t2iValues: 't2i_values',
+  i2tQueries: 'i2t_queries',
 } as const;
+
+const PROJECTION_IO: [keyof ImageProjections, string][] = [
+  ['t2iKeys', DecoderIO.t2iKeys],
+  ['t2iValues', DecoderIO.t2iValues],
+  ['i2tQueries', DecoderIO.i2tQueries],
+];
 
 /** Every checkpoint parameter a decoder graph with these options reads. */
 export function decoderParamSpecs(opts: DecoderGraphOptions): ParamSpec[] {
@@ -67,7 +83,11 @@ export function buildDecoderGraph(sd: StateDict, opts: DecoderGraphOptions): Gra
   const ignore = (k: string) => isUnusedPromptEncoderKey(k) || isUnusedFusionKey(k);
   checkStateDict(sd, decoderParamSpecs(opts), prefixes, ignore, `${opts.mode} decoder graph`);
 
-  const name = `sam_decoder_${opts.mode}${opts.attention ? '_attention' : ''}`;
+  const cached = opts.cachedImageProjections === true;
+  if (cached && (opts.mode !== 'prompt' || opts.attention)) {
+    throw new Error('cachedImageProjections: only for the prompt-mode decoder without attention (over a fused embedding)');
+  }
+  const name = `sam_decoder_${opts.mode}${opts.attention ? '_attention' : ''}${cached ? '_cached_projections' : ''}`;
   const g = new GraphBuilder(name);
   const grid = [EMBED_GRID, EMBED_GRID];
   const embedding = g.input(DecoderIO.imageEmbedding, 'float32', ['N', EMBED_DIM, ...grid]);
@@ -88,17 +108,42 @@ export function buildDecoderGraph(sd: StateDict, opts: DecoderGraphOptions): Gra
     sparse = sparsePromptEmbeddings(g, sd, coords, labels);
   }
   const peTokens = denseImagePeTokens(g, sd);
+  const projections = cached
+    ? (Object.fromEntries(
+        PROJECTION_IO.map(([key, io]) => [key, g.input(io, 'float32', ['N', EMBED_GRID * EMBED_GRID, EMBED_DIM / 2])]),
+      ) as unknown as ImageProjections)
+    : undefined;
   const { lowResLogits, iouPred } = maskDecoder(
     g,
     sd,
-    { imageEmbedding: fused, imagePeTokens: peTokens, sparse, denseEmbedding: noMaskEmbedding(g, sd) },
+    {
+      imageEmbedding: fused,
+      imagePeTokens: peTokens,
+      sparse,
+      denseEmbedding: noMaskEmbedding(g, sd),
+      ...(projections ? { imageProjections: projections } : {}),
+    },
     opts.adapters === undefined ? {} : { adapters: opts.adapters },
   );
 
   g.output(lowResLogits, DecoderIO.lowResLogits);
   g.output(iouPred, DecoderIO.iouPred);
+  if (cached) return g;
   g.output(fused, DecoderIO.fusedEmbedding);
   if (sparse) g.output(sparse, DecoderIO.sparseEmbeddings);
   g.output(denseImagePeNchw(g, peTokens), DecoderIO.densePe);
+  return g;
+}
+
+/**
+ * Block 0's image-token projections of an image embedding (see ImageProjections): input image_embedding
+ * [N,256,64,64]; outputs t2i_keys, t2i_values and i2t_queries [N,4096,128]. With the decoder built with
+ * cachedImageProjections it gives the same logits as the plain prompt decoder.
+ */
+export function buildImageProjectionsGraph(sd: StateDict): GraphBuilder {
+  const g = new GraphBuilder('sam_decoder_image_projections');
+  const embedding = g.input(DecoderIO.imageEmbedding, 'float32', ['N', EMBED_DIM, EMBED_GRID, EMBED_GRID]);
+  const p = emitImageProjections(g, sd, { imageEmbedding: embedding, imagePeTokens: denseImagePeTokens(g, sd), denseEmbedding: noMaskEmbedding(g, sd) });
+  for (const [key, io] of PROJECTION_IO) g.output(p[key], io);
   return g;
 }

@@ -2,7 +2,7 @@ import type { StateDict } from '../checkpoint/tensor.js';
 import type { GraphBuilder } from '../graph/builder.js';
 import { quantizeMatMulWeights } from '../graph/quantize/index.js';
 import type { ExecutionProvider, RunTensor, Runtime, Session } from '../graph/runtime.js';
-import { buildDecoderGraph } from './decoderGraph.js';
+import { buildDecoderGraph, buildImageProjectionsGraph } from './decoderGraph.js';
 import { buildFusionGraph } from './fusion.js';
 import { buildEncoderGraph } from './tinyvit.js';
 import { buildVNetGraph, type VNetBatchNormMode } from './vnet.js';
@@ -35,6 +35,13 @@ export interface MaskResult {
   lowResLogits: Float32Array;
   /** [1,2] IoU head output for the two returned masks. */
   iouPred: Float32Array;
+}
+
+/** Block 0's image-token projections of one slice embedding ([1,4096,128] each; see ImageProjections). */
+export interface SliceProjections {
+  t2iKeys: Float32Array;
+  t2iValues: Float32Array;
+  i2tQueries: Float32Array;
 }
 
 export interface DecoderResult extends MaskResult {
@@ -128,6 +135,47 @@ export class SegmentAnyBone {
   async decodeMasks(embedding: Float32Array, attention: Float32Array | null, prompt?: EncodedPrompt): Promise<MaskResult> {
     const out = await this.runDecoder(embedding, attention, prompt, ['low_res_logits', 'iou_pred']);
     return { lowResLogits: out['low_res_logits']!.data as Float32Array, iouPred: out['iou_pred']!.data as Float32Array };
+  }
+
+  /**
+   * The prompt-independent part of a prompt decode over `embedding` (the fused one in attention mode):
+   * compute once per slice, then decodeWithProjections runs the rest for each prompt, with the same logits.
+   */
+  async imageProjections(embedding: Float32Array): Promise<SliceProjections> {
+    const s = await this.open('decoder:projections', () => buildImageProjectionsGraph(this.sam));
+    const out = await s.run({ image_embedding: { data: embedding, dims: [1, 256, 64, 64] } });
+    return {
+      t2iKeys: out['t2i_keys']!.data as Float32Array,
+      t2iValues: out['t2i_values']!.data as Float32Array,
+      i2tQueries: out['i2t_queries']!.data as Float32Array,
+    };
+  }
+
+  /** decodeMasks(embedding, null, prompt) given the embedding's imageProjections: the same logits, ~20% less arithmetic. */
+  async decodeWithProjections(embedding: Float32Array, projections: SliceProjections, prompt: EncodedPrompt): Promise<MaskResult> {
+    const s = await this.cachedPromptDecoder();
+    const p = prompt.labels.length;
+    const dims = [1, 4096, 128];
+    const out = await s.run({
+      image_embedding: { data: embedding, dims: [1, 256, 64, 64] },
+      point_coords: { data: prompt.coords, dims: [1, p, 2] },
+      point_labels: { data: prompt.labels, dims: [1, p] },
+      t2i_keys: { data: projections.t2iKeys, dims },
+      t2i_values: { data: projections.t2iValues, dims },
+      i2t_queries: { data: projections.i2tQueries, dims },
+    });
+    return { lowResLogits: out['low_res_logits']!.data as Float32Array, iouPred: out['iou_pred']!.data as Float32Array };
+  }
+
+  /** Open the sessions decodeWithProjections needs, ahead of the first prompt (e.g. while a viewer is idle). */
+  async preparePromptDecoding(): Promise<void> {
+    await this.cachedPromptDecoder();
+  }
+
+  private cachedPromptDecoder(): Promise<Session> {
+    return this.open('decoder:prompt:cached', () =>
+      buildDecoderGraph(this.sam, { mode: 'prompt', attention: false, cachedImageProjections: true }),
+    );
   }
 
   private async runDecoder(

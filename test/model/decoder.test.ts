@@ -4,6 +4,7 @@ import { createNodeRuntime, type RunTensor, type Session } from '../../src/graph
 import { buildDecoderGraph, DecoderIO, type DecoderGraphOptions } from '../../src/model/decoderGraph.js';
 import { ModelWeightsError } from '../../src/model/decoderParams.js';
 import { buildFusionGraph } from '../../src/model/fusion.js';
+import { SegmentAnyBone } from '../../src/model/segmentAnyBone.js';
 import { encodePrompts, PromptError, type Prompts } from '../../src/model/promptEncoder.js';
 import { GOLDEN, goldenManifest, loadGoldenF32, loadGoldenU8, maxAbs, maxAbsDiff } from './golden.js';
 
@@ -167,6 +168,25 @@ describe('decoder graph parity with the golden fixtures (tolerance 1e-4 * max|re
     });
     await fusion.release();
     expectParity('fused_embedding_eval (unfolded BatchNorm)', fused[DecoderIO.fusedEmbedding], 'fused_embedding_eval');
+  });
+
+  it('prompt mode over cached image projections (the viewer\'s click graph): the plain decoder\'s logits and IoU, bit for bit', async () => {
+    const model = new SegmentAnyBone(runtime, sd, undefined);
+    try {
+      const fused = loadGoldenF32('fused_embedding_batchstats').data;
+      const projections = await model.imageProjections(fused);
+      for (const mode of ['point', 'box', 'point_box'] as const) {
+        const prompt = encodePrompts(manifestPrompt(mode));
+        const plain = await model.decodeMasks(fused, null, prompt);
+        const cached = await model.decodeWithProjections(fused, projections, prompt);
+        expect(maxAbsDiff(cached.lowResLogits, plain.lowResLogits), mode).toBe(0);
+        expect(maxAbsDiff(cached.iouPred, plain.iouPred), mode).toBe(0);
+        const dims = [1, 2, 256, 256];
+        expectParity(`${mode}_lowres_logits (cached projections)`, { data: cached.lowResLogits, dims }, `${mode}_lowres_logits`);
+      }
+    } finally {
+      await model.release();
+    }
   });
 
   for (const mode of ['point', 'box', 'point_box'] as const) {

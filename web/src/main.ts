@@ -470,9 +470,21 @@ function renderPrompts(): void {
 
 // ---- view ------------------------------------------------------------------------------------------
 
+// A new slice on screen: let the worker precompute the decoder's prompt-independent part for it (only
+// when its embedding is cached), so the first click there is as fast as the next ones.
+let locationSlice = -1;
+function prefetchSlice(k: number): void {
+  if (k === locationSlice) return;
+  locationSlice = k;
+  if (!state.weights.sam) return;
+  // Queued behind any running request; a failure would surface on the next click, so none is shown here.
+  void worker.call('prefetch', { slice: k, attention: ui.attention.checked }).catch(() => undefined);
+}
+
 viewer.onLocation = (v) => {
   const k = Math.round(v[2]);
   if (document.activeElement !== ui.slice) ui.slice.value = String(k);
+  prefetchSlice(k);
   renderPrompts();
 };
 ui.slice.addEventListener('change', () => {

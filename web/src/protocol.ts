@@ -25,6 +25,11 @@ export interface Requests {
     args: { slice: number; prompts: VoxelPrompt[]; attention: boolean };
     result: { sliceMask: Uint8Array; encodeMs: number; fusionMs: number; decodeMs: number; cached: boolean };
   };
+  /**
+   * Idle-time work for the slice on screen: when its embedding is cached, compute the decoder's
+   * prompt-independent projections now, so even the first click on it runs only the rest.
+   */
+  prefetch: { args: { slice: number; attention: boolean }; result: { computed: boolean } };
 }
 
 export type RequestName = keyof Requests;

@@ -1,12 +1,14 @@
 import type { StateDict } from '../../src/checkpoint/tensor.js';
 import type { Runtime } from '../../src/graph/runtime.js';
-import { SegmentAnyBone, type EncodedPrompt, type MaskResult } from '../../src/model/segmentAnyBone.js';
+import { SegmentAnyBone, type EncodedPrompt, type MaskResult, type SliceProjections } from '../../src/model/segmentAnyBone.js';
 
 /** Image embeddings of one slice, kept so prompts only re-run the small decoder. */
 export interface SliceEmbeddings {
   embedding: Float32Array;
   /** After depth-attention fusion; absent until needed in attention mode. */
   fused?: Float32Array;
+  /** The decoder's prompt-independent projections of `embedding` / `fused`, made by the first click. */
+  projections?: { raw?: SliceProjections; fused?: SliceProjections };
 }
 
 /**
@@ -46,7 +48,7 @@ export class ViewerModel extends SegmentAnyBone {
   }
 }
 
-/** A small least-recently-used cache of slice embeddings (4 MB each, 8 MB with the fused one). */
+/** A small least-recently-used cache of slice embeddings (4 MB each, 8 MB with the fused one, +6 MB once clicked). */
 export class EmbeddingCache {
   private readonly map = new Map<number, SliceEmbeddings>();
   constructor(private readonly capacity = 16) {}

@@ -12,6 +12,7 @@ import { segmentVolume } from '../../src/pipeline/segmentVolume.js';
 import type { VoxelArray } from '../../src/volume/types.js';
 import type { RequestMessage, RequestName, Requests, WorkerMessage } from './protocol.js';
 import { rowsIToSlice } from './sliceMasks.js';
+import type { SliceProjections } from '../../src/model/segmentAnyBone.js';
 import { EmbeddingCache, ViewerModel, type SliceEmbeddings } from './viewerModel.js';
 
 /** The model worker: weights, graphs and ONNX Runtime sessions live here so the page stays responsive. */
@@ -62,6 +63,14 @@ async function attentionFor(m: ViewerModel, k: number): Promise<Float32Array> {
   const v = need(volume, 'open a volume first');
   const probs = await m.depthProbabilities(vnetInputFromVolume(normalised(), v.dims));
   return attentionMapForSlice(sigmoid(probs.logits), k, v.dims[2]);
+}
+
+/** The decoder's prompt-independent part over a slice's (fused) embedding, once per slice and mode. */
+async function projectionsOf(m: ViewerModel, entry: SliceEmbeddings, attention: boolean): Promise<SliceProjections> {
+  const which = attention ? 'fused' : 'raw';
+  const embedding = attention ? entry.fused! : entry.embedding;
+  entry.projections ??= {};
+  return (entry.projections[which] ??= await m.imageProjections(embedding));
 }
 
 const handlers: { [K in RequestName]: (args: Requests[K]['args'], id: number) => Promise<Requests[K]['result']> } = {
@@ -150,16 +159,27 @@ const handlers: { [K in RequestName]: (args: Requests[K]['args'], id: number) =>
     }
     const embedding = attention ? entry.fused! : entry.embedding;
     const t = performance.now();
+    const projections = await projectionsOf(m, entry, attention);
     // Same grouping as `sab segment`: one decoder call per box (with the points inside it), one for the other points.
     const groups = promptsBySlice(prompts, v.dims, [0, 1, 2]).get(slice) ?? [];
     const union = new Uint8Array(LOWRES * LOWRES);
     for (const group of groups) {
-      const res = await m.decodeMasks(embedding, null, encodePrompts(toEncoderFrame(group, ni, nj)));
+      const res = await m.decodeWithProjections(embedding, projections, encodePrompts(toEncoderFrame(group, ni, nj)));
       const mask = maskFromLogits(res.lowResLogits, LOWRES, LOWRES, 1);
       for (let p = 0; p < union.length; p++) union[p] = union[p]! | mask[p]!;
     }
     const sliceMask = rowsIToSlice(maskToSliceGrid(union, LOWRES, LOWRES, ni, nj), ni, nj);
     return { sliceMask, encodeMs, fusionMs, decodeMs: performance.now() - t, cached };
+  },
+
+  async prefetch({ slice, attention }) {
+    const entry = model && cache.get(slice);
+    // Only over embeddings already cached: idle-time work never encodes or fuses.
+    if (!model || !entry || (attention && !entry.fused) || entry.projections?.[attention ? 'fused' : 'raw']) return { computed: false };
+    await projectionsOf(model, entry, attention);
+    // The click decoder's session too: otherwise the first click pays for opening it.
+    await model.preparePromptDecoding();
+    return { computed: true };
   },
 };
 

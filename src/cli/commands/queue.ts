@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
-import { enqueueSegmentation } from '../../queue/enqueue.js';
-import { cleanQueue, queueStatus, retryFailed, waitForQueue, type CleanState, type QueueCounts, type QueueStatus } from '../../queue/status.js';
+import type { CleanState, QueueCounts, QueueStatus } from '../../queue/status.js';
 import type { QueueTarget } from '../../queue/connection.js';
 import { DEFAULT_QUEUE, type SegmentJobOptions } from '../../queue/spec.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../../segment/inputs.js';
 import { FILL_HOLES, integerOption, KEEP_LARGEST, MIN_SIZE } from '../parse.js';
 import { parseAxis } from './segment.js';
+
+// bullmq and ioredis load only when a queue command runs: importing them took ~0.5 s of every `sab` process.
+const enqueueLib = () => import('../../queue/enqueue.js');
+const statusLib = () => import('../../queue/status.js');
 
 interface TargetCliOptions {
   redis?: string;
@@ -114,7 +117,7 @@ export function register(program: Command): void {
     .option('--backoff <s>', 'seconds before the first retry, doubled for each further one', integerOption('--backoff', 0), 10)
     .option('--json', 'print the added and existing jobs as JSON')
     .action(async (inputs: string[], opts: AddCliOptions) => {
-      const res = await enqueueSegmentation(inputs, {
+      const res = await (await enqueueLib()).enqueueSegmentation(inputs, {
         ...targetOf(opts),
         outDir: opts.out,
         options: jobOptions(opts),
@@ -138,7 +141,7 @@ export function register(program: Command): void {
   withTargetOptions(queue.command('status').description('Counts, active jobs with progress and worker, failed jobs with reasons, throughput and ETA'))
     .option('--json', 'machine-readable JSON')
     .action(async (opts: TargetCliOptions) => {
-      const s = await queueStatus(targetOf(opts));
+      const s = await (await statusLib()).queueStatus(targetOf(opts));
       if (opts.json) process.stdout.write(`${JSON.stringify(s, null, 1)}\n`);
       else printStatus(s);
     });
@@ -150,7 +153,7 @@ export function register(program: Command): void {
     .option('--json', 'print the final counts as JSON')
     .action(async (opts: TargetCliOptions & { timeout?: number }) => {
       const quiet = opts.json || !process.stderr.isTTY;
-      const res = await waitForQueue(targetOf(opts), {
+      const res = await (await statusLib()).waitForQueue(targetOf(opts), {
         ...(opts.timeout !== undefined ? { timeoutSeconds: opts.timeout } : {}),
         ...(quiet ? {} : { onChange: (c: QueueCounts) => process.stderr.write(`${countsLine(c)}\n`) }),
       });
@@ -164,7 +167,7 @@ export function register(program: Command): void {
 
   withTargetOptions(queue.command('retry').description('Move every failed job back to waiting'))
     .action(async (opts: TargetCliOptions) => {
-      const n = await retryFailed(targetOf(opts));
+      const n = await (await statusLib()).retryFailed(targetOf(opts));
       process.stdout.write(`moved ${n} failed job(s) back to waiting\n`);
     });
 
@@ -178,7 +181,7 @@ export function register(program: Command): void {
     .option('--grace <s>', 'only jobs finished more than s seconds ago', integerOption('--grace', 0), 0)
     .action(async (opts: TargetCliOptions & { failed?: boolean; all?: boolean; grace: number }) => {
       const states: CleanState[] = opts.all ? ['completed', 'failed'] : opts.failed ? ['failed'] : ['completed'];
-      const n = await cleanQueue(targetOf(opts), states, opts.grace);
+      const n = await (await statusLib()).cleanQueue(targetOf(opts), states, opts.grace);
       process.stdout.write(`removed ${states.map((s) => `${n[s]} ${s}`).join(', ')} job(s)\n`);
     });
 }

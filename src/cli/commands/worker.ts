@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { ExecutionProvider } from '../../graph/runtime.js';
-import { startWorker } from '../../queue/worker.js';
 import { integerOption } from '../parse.js';
 import { targetOf, withTargetOptions } from './queue.js';
 
@@ -36,7 +35,7 @@ export function register(program: Command): void {
     .action(async (opts: WorkerCliOptions) => {
       if (opts.device !== 'cpu' && opts.device !== 'cuda') throw new Error(`--device ${opts.device}: expected cpu or cuda`);
       const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-      const worker = await startWorker({
+      const worker = await (await import('../../queue/worker.js')).startWorker({
         ...targetOf(opts),
         ...(opts.weights ? { weights: opts.weights } : {}),
         device: opts.device as ExecutionProvider,

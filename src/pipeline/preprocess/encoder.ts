@@ -116,8 +116,19 @@ export function encoderLutFromHistogram(hist: Uint32Array): EncoderLut {
 }
 
 function byteHistogram(image: Uint8Array): Uint32Array {
+  // Four interleaved partial histograms: consecutive equal bytes would otherwise stall on one counter.
+  const parts = new Uint32Array(1024);
+  const n = image.length;
+  const m = n - (n % 4);
+  for (let p = 0; p < m; p += 4) {
+    parts[image[p]!]!++;
+    parts[256 + image[p + 1]!]!++;
+    parts[512 + image[p + 2]!]!++;
+    parts[768 + image[p + 3]!]!++;
+  }
+  for (let p = m; p < n; p++) parts[image[p]!]!++;
   const hist = new Uint32Array(256);
-  for (let p = 0; p < image.length; p++) hist[image[p]!]!++;
+  for (let v = 0; v < 256; v++) hist[v] = parts[v]! + parts[256 + v]! + parts[512 + v]! + parts[768 + v]!;
   return hist;
 }
 
@@ -156,15 +167,16 @@ export function writeEncoderInput(image: Uint8Array, out: Float32Array, offset: 
 
 function writeEncoderChannels(image: Uint8Array, luts: Float32Array[], out: Float32Array, offset: number): void {
   const n = image.length;
-  const [l0, l1, l2] = luts as [Float32Array, Float32Array, Float32Array];
-  const c0 = out.subarray(offset, offset + n);
-  const c1 = out.subarray(offset + n, offset + 2 * n);
-  const c2 = out.subarray(offset + 2 * n, offset + 3 * n);
+  // The float32 values are copied as their bit patterns (uint32 views): no float32 <-> double conversions,
+  // measured ~2x faster than Float32Array loads and stores on this 12 MB write.
+  const [l0, l1, l2] = luts.map((l) => new Uint32Array(l.buffer, l.byteOffset, l.length)) as [Uint32Array, Uint32Array, Uint32Array];
+  const o = new Uint32Array(out.buffer, out.byteOffset + 4 * offset, 3 * n);
+  const n2 = 2 * n;
   for (let p = 0; p < n; p++) {
     const v = image[p]!;
-    c0[p] = l0[v]!;
-    c1[p] = l1[v]!;
-    c2[p] = l2[v]!;
+    o[p] = l0[v]!;
+    o[p + n] = l1[v]!;
+    o[p + n2] = l2[v]!;
   }
 }
 

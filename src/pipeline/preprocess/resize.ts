@@ -50,10 +50,20 @@ function bilinearTaps(inSize: number, outSize: number): FixedPointTaps {
   return { start, count, weights, ksize };
 }
 
-/** clip8 of Pillow: (acc >> 22) clamped to 0..255. */
-function clip8(acc: number): number {
-  const v = acc >> PRECISION_BITS;
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+/** Taps of a ksize-3 filter as three index and weight arrays; absent taps get weight 0 and index 0. */
+function threeTaps(taps: FixedPointTaps, inSize: number) {
+  const n = taps.start.length;
+  const idx = [new Int32Array(n), new Int32Array(n), new Int32Array(n)];
+  const wt = [new Int32Array(n), new Int32Array(n), new Int32Array(n)];
+  for (let xx = 0; xx < n; xx++) {
+    for (let j = 0; j < 3; j++) {
+      if (j < taps.count[xx]!) {
+        idx[j]![xx] = Math.min(taps.start[xx]! + j, inSize - 1);
+        wt[j]![xx] = taps.weights[xx * 3 + j]!;
+      }
+    }
+  }
+  return { i0: idx[0]!, i1: idx[1]!, i2: idx[2]!, w0: wt[0]!, w1: wt[1]!, w2: wt[2]! };
 }
 
 function checkImage(img: ArrayLike<number>, h: number, w: number, outH: number, outW: number, what: string): void {
@@ -75,16 +85,32 @@ export function resizeBilinearPillow(src: Uint8Array, h: number, w: number, outH
   if (outW !== w) {
     const taps = bilinearTaps(w, outW);
     const next = new Uint8Array(h * outW);
-    for (let y = 0; y < h; y++) {
-      const row = y * w;
-      for (let xx = 0; xx < outW; xx++) {
-        const s = row + taps.start[xx]!;
-        const k = xx * taps.ksize;
-        const n = taps.count[xx]!;
-        // Sums stay below 2^31 (255 * 2^22 plus rounding), so int32 arithmetic is exact.
-        let acc = half;
-        for (let x = 0; x < n; x++) acc += cur[s + x]! * taps.weights[k + x]!;
-        next[y * outW + xx] = clip8(acc);
+    // Pillow's clip8 is (acc >> 22) clamped to 0..255: a Uint8ClampedArray store of that integer clamps
+    // exactly so, without branches (both passes write through such views).
+    const nextClamped = new Uint8ClampedArray(next.buffer);
+    if (taps.ksize === 3) {
+      // Upscaling (at most 3 taps): fixed three taps per output, missing ones padded with weight 0 at an
+      // in-range index, so the integer sum is unchanged and the loop has no inner loop.
+      const { i0, i1, i2, w0, w1, w2 } = threeTaps(taps, w);
+      for (let y = 0; y < h; y++) {
+        const row = cur.subarray(y * w, (y + 1) * w);
+        const o = new Uint8ClampedArray(next.buffer, y * outW, outW);
+        for (let xx = 0; xx < outW; xx++) {
+          o[xx] = (half + row[i0[xx]!]! * w0[xx]! + row[i1[xx]!]! * w1[xx]! + row[i2[xx]!]! * w2[xx]!) >> PRECISION_BITS;
+        }
+      }
+    } else {
+      for (let y = 0; y < h; y++) {
+        const row = y * w;
+        for (let xx = 0; xx < outW; xx++) {
+          const s = row + taps.start[xx]!;
+          const k = xx * taps.ksize;
+          const n = taps.count[xx]!;
+          // Sums stay below 2^31 (255 * 2^22 plus rounding), so int32 arithmetic is exact.
+          let acc = half;
+          for (let x = 0; x < n; x++) acc += cur[s + x]! * taps.weights[k + x]!;
+          nextClamped[y * outW + xx] = acc >> PRECISION_BITS;
+        }
       }
     }
     cur = next;
@@ -96,14 +122,14 @@ export function resizeBilinearPillow(src: Uint8Array, h: number, w: number, outH
       const s = taps.start[yy]!;
       const k = yy * taps.ksize;
       const n = taps.count[yy]!;
-      const out = next.subarray(yy * outW, (yy + 1) * outW);
+      const out = new Uint8ClampedArray(next.buffer, yy * outW, outW);
       // Row-wise: the taps are constants of the output row, the input rows are read in order.
       if (n === 2) {
         const w0 = taps.weights[k]!;
         const w1 = taps.weights[k + 1]!;
         const r0 = cur.subarray(s * outW, (s + 1) * outW);
         const r1 = cur.subarray((s + 1) * outW, (s + 2) * outW);
-        for (let xx = 0; xx < outW; xx++) out[xx] = clip8(half + r0[xx]! * w0 + r1[xx]! * w1);
+        for (let xx = 0; xx < outW; xx++) out[xx] = (half + r0[xx]! * w0 + r1[xx]! * w1) >> PRECISION_BITS;
       } else if (n === 3) {
         const w0 = taps.weights[k]!;
         const w1 = taps.weights[k + 1]!;
@@ -111,12 +137,12 @@ export function resizeBilinearPillow(src: Uint8Array, h: number, w: number, outH
         const r0 = cur.subarray(s * outW, (s + 1) * outW);
         const r1 = cur.subarray((s + 1) * outW, (s + 2) * outW);
         const r2 = cur.subarray((s + 2) * outW, (s + 3) * outW);
-        for (let xx = 0; xx < outW; xx++) out[xx] = clip8(half + r0[xx]! * w0 + r1[xx]! * w1 + r2[xx]! * w2);
+        for (let xx = 0; xx < outW; xx++) out[xx] = (half + r0[xx]! * w0 + r1[xx]! * w1 + r2[xx]! * w2) >> PRECISION_BITS;
       } else {
         for (let xx = 0; xx < outW; xx++) {
           let acc = half;
           for (let y = 0; y < n; y++) acc += cur[(s + y) * outW + xx]! * taps.weights[k + y]!;
-          out[xx] = clip8(acc);
+          out[xx] = acc >> PRECISION_BITS;
         }
       }
     }
