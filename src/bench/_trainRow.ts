@@ -91,7 +91,7 @@ async function finetuneRow(job: RowJob, runtime: ReturnType<typeof createNodeRun
     const stamps: number[] = [];
     await finetune({
       data, weights: process.env['SAB_WEIGHTS_DIR'] ?? GOLDEN, outDir: join(dir, 'out'), stages: String(stage) as '1' | '2',
-      iterations, batch: job.batch, warmup: 2, valEvery: 1000, checkpointEvery: 1000, valSlices: 1, seed: 1, runtime, evaluate: false,
+      iterations, batch: job.batch, warmup: 2, valEvery: 1000, checkpointEvery: 1000, valSlices: 1, seed: 1, runtime, evaluate: false, precomputeEmbeddings: true,
       onProgress: () => stamps.push(performance.now()),
     });
     // Steady state: intervals between completed iterations, without the first ones (graph build, embedding

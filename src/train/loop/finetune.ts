@@ -70,8 +70,15 @@ export interface FinetuneOptions {
   runtime?: Runtime;
   /** ONNX Runtime's CPU memory arena for the run's sessions (default off: lower peak memory; see DESIGN.md). */
   cpuMemArena?: boolean;
+  /** ONNX Runtime's memory-pattern planning for the run's sessions (default off: lower peak memory; see DESIGN.md). */
+  memPattern?: boolean;
   /** After the last stage, segment each validation volume whole and write the evaluate-style table (default true). */
   evaluate?: boolean;
+  /**
+   * Stage 2: encode every training slice before the first iteration (default: when the stage draws at
+   * least as many slices as the training set has); otherwise slices are encoded when first drawn.
+   */
+  precomputeEmbeddings?: boolean;
 }
 
 export interface FinetuneProgress {
@@ -450,8 +457,11 @@ async function stage2(r: Run, start: number, resumeDir: string | undefined): Pro
     await trainCache.computeAttention();
     await valCache.computeAttention();
     await frozen.releaseDepthAttention();
-    r.o.onNotice?.(`stage 2: encoding the ${trainCache.sliceCount} training slices once (frozen encoder)`);
-    await trainCache.precompute();
+    // Runs shorter than one epoch's draws (smoke tests) encode lazily: most slices would never be drawn.
+    if (r.o.precomputeEmbeddings ?? total * b >= trainCache.sliceCount) {
+      r.o.onNotice?.(`stage 2: encoding the ${trainCache.sliceCount} training slices once (frozen encoder)`);
+      await trainCache.precompute();
+    }
     if (start === 0) {
       const dsc = await validate(0);
       if (dsc !== undefined) log.append({ iteration: 0, lr: 0, losses: {}, ...valColumns(dsc) });
@@ -525,8 +535,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   // ORT's CPU arena keeps each session's peak allocations for the session's life; a run holds several
   // sessions (training graphs per prompt length, the frozen encoder), so without it the peak RSS of a
   // stage-2 run at batch 1 measured 1.09 instead of 2.02 GiB (npm run bench train, SAB_BENCH_ARENA).
+  // The memory pattern (one block per run laid out from the first run) costs more than the plain
+  // per-tensor allocations it replaces: stage 1 step 2.36 -> 1.49 GiB, VNet step 1.43 -> 1.27 GiB without it.
   const runtime = o.runtime ?? createNodeRuntime({
-    device: o.device ?? 'cpu', cpuMemArena: o.cpuMemArena ?? false, ...(o.threads ? { threads: o.threads } : {}), ...(o.onNotice ? { onNotice: o.onNotice } : {}),
+    device: o.device ?? 'cpu', cpuMemArena: o.cpuMemArena ?? false, memPattern: o.memPattern ?? false,
+    ...(o.threads ? { threads: o.threads } : {}), ...(o.onNotice ? { onNotice: o.onNotice } : {}),
   });
   const rng = new ResumableRandom(s.seed);
   if (saved) rng.state = saved.rng;
