@@ -76,9 +76,11 @@ async function stepRow(job: RowJob, runtime: ReturnType<typeof createNodeRuntime
     return median(ts);
   };
   const stepMs = await time(() => trainer.step(input));
+  // The step's own peak, before the forward-only graph (a second session) is opened.
+  const stepPeak = peakRssMiB();
   const forwardMs = await time(() => trainer.forward(input));
   await trainer.release();
-  return { stepMs, forwardMs, buildMs, peakRssMiB: peakRssMiB() };
+  return { stepMs, forwardMs, buildMs, peakRssMiB: stepPeak };
 }
 
 async function finetuneRow(job: RowJob, runtime: ReturnType<typeof createNodeRuntime>): Promise<RowResult> {
