@@ -17,7 +17,7 @@ const data2 = join(tmp, 'data2');
 const runtime = createNodeRuntime({});
 // Each of these runs fine-tunes several times; minutes on 2 shared cores (CI's 2 cores alone: about a quarter of that).
 const HEAVY = 900_000;
-// The both-stages run: ~2.5 min on 2 idle cores, past 15 min when other jobs share them.
+// The both-stages run: 15 min measured at load average 7-9 (other jobs on the 2 cores); it is mostly stage 1's 12 VNet steps.
 const HEAVIEST = 2_400_000;
 const mean = (a: number[]) => a.reduce((p, v) => p + v, 0) / a.length;
 
