@@ -76,9 +76,11 @@ async function stepRow(job: RowJob, runtime: ReturnType<typeof createNodeRuntime
     return median(ts);
   };
   const stepMs = await time(() => trainer.step(input));
+  // The step's own peak, before the forward-only graph (a second session) is opened.
+  const stepPeak = peakRssMiB();
   const forwardMs = await time(() => trainer.forward(input));
   await trainer.release();
-  return { stepMs, forwardMs, buildMs, peakRssMiB: peakRssMiB() };
+  return { stepMs, forwardMs, buildMs, peakRssMiB: stepPeak };
 }
 
 async function finetuneRow(job: RowJob, runtime: ReturnType<typeof createNodeRuntime>): Promise<RowResult> {
@@ -91,7 +93,7 @@ async function finetuneRow(job: RowJob, runtime: ReturnType<typeof createNodeRun
     const stamps: number[] = [];
     await finetune({
       data, weights: process.env['SAB_WEIGHTS_DIR'] ?? GOLDEN, outDir: join(dir, 'out'), stages: String(stage) as '1' | '2',
-      iterations, batch: job.batch, warmup: 2, valEvery: 1000, checkpointEvery: 1000, valSlices: 1, seed: 1, runtime, evaluate: false,
+      iterations, batch: job.batch, warmup: 2, valEvery: 1000, checkpointEvery: 1000, valSlices: 1, seed: 1, runtime, evaluate: false, precomputeEmbeddings: true,
       onProgress: () => stamps.push(performance.now()),
     });
     // Steady state: intervals between completed iterations, without the first ones (graph build, embedding

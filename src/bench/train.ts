@@ -6,14 +6,15 @@ import type { RowJob, RowResult } from './_trainRow.js';
 /**
  * Fine-tuning speed and memory, the table of issue 13: each row beside the official PyTorch code's
  * figures (torch 1.13 CPU, 2 threads, measured on this kind of machine and quoted from the issue) and
- * beside the forward-only time of the same graph (ONNX Runtime runs only the forward + loss nodes
- * when only the loss is fetched). Every measurement runs in a fresh child process, so "peak RSS" is
+ * beside the forward-only time of the same stage (a graph with the same train-mode forward and loss
+ * and no backward ops: ONNX Runtime runs every node of a session whatever is fetched). Every measurement runs in a fresh child process, so "peak RSS" is
  * that row's own. "step" = one trainer step (forward + loss + backward); "iteration" = a whole
  * `sab finetune` iteration (sampling, augmentation, step, BatchNorm statistics, AdamW; stage 1 also
  * runs the VNet step), compared with the trainer step(s) it contains.
  *
  * Env: SAB_THREADS, SAB_BENCH_REPEATS (default 3), SAB_BENCH_ROWS (comma-separated row numbers, 1-based),
- * SAB_BENCH_ARENA=1 (ORT CPU arena on; off by default, as in `sab finetune`), SAB_BENCH_MEMPATTERN=0 (memory pattern off),
+ * SAB_BENCH_ARENA=1 (ORT CPU arena on; off by default, as in `sab finetune`), SAB_BENCH_MEMPATTERN=1 (memory pattern on;
+ * off by default, as in `sab finetune`),
  * SAB_BENCH_FINETUNE=0 (steps only).
  */
 
@@ -49,11 +50,8 @@ const ratio = (a: number | undefined, b: number | undefined) => (a === undefined
 export async function run(): Promise<void> {
   const repeats = Number(process.env['SAB_BENCH_REPEATS'] ?? 3);
   const threads = Number(process.env['SAB_THREADS'] ?? 0) || undefined;
-  // Default as `sab finetune` runs: CPU arena off (SAB_BENCH_ARENA=1 turns it on).
-  const memory = {
-    cpuMemArena: process.env['SAB_BENCH_ARENA'] === '1',
-    ...(process.env['SAB_BENCH_MEMPATTERN'] === '0' ? { memPattern: false } : {}),
-  };
+  // Default as `sab finetune` runs: CPU arena and memory pattern off (SAB_BENCH_ARENA=1, SAB_BENCH_MEMPATTERN=1 turn them on).
+  const memory = { cpuMemArena: process.env['SAB_BENCH_ARENA'] === '1', memPattern: process.env['SAB_BENCH_MEMPATTERN'] === '1' };
   const wanted = process.env['SAB_BENCH_ROWS']?.split(',').map(Number);
   const base = { repeats, ...(threads ? { threads } : {}), ...memory };
   process.stdout.write(

@@ -1,7 +1,7 @@
 import type { StateDict } from '../../checkpoint/tensor.js';
 import type { GraphBuilder, OpRecord } from '../../graph/builder.js';
 import type { RunTensor, Runtime, Session } from '../../graph/runtime.js';
-import { Trainer, TrainerError, buildStageTrainGraph, type TrainerOptions } from '../step/index.js';
+import { Trainer, TrainerError, buildStageTrainGraph, forwardOpener, type TrainerOptions } from '../step/index.js';
 
 /**
  * A Trainer whose graph also outputs every train-mode BatchNorm's batch mean and variance, so the
@@ -120,6 +120,6 @@ export async function openFinetuneTrainer(runtime: Runtime, options: TrainerOpti
   // The Trainer reads only its own outputs; this view of the session keeps the rest of the latest run.
   const recording = Object.create(session) as Session;
   recording.run = async (feeds, outputs) => (last = await session.run(feeds, outputs));
-  const trainer = new Trainer(graph, recording, options, keys);
+  const trainer = new Trainer(graph, recording, options, keys, forwardOpener(runtime, options));
   return { trainer, batchNorms, lastOutputs: () => last, reached: new Set(graph.params) };
 }

@@ -70,8 +70,15 @@ export interface FinetuneOptions {
   runtime?: Runtime;
   /** ONNX Runtime's CPU memory arena for the run's sessions (default off: lower peak memory; see DESIGN.md). */
   cpuMemArena?: boolean;
+  /** ONNX Runtime's memory-pattern planning for the run's sessions (default off: lower peak memory; see DESIGN.md). */
+  memPattern?: boolean;
   /** After the last stage, segment each validation volume whole and write the evaluate-style table (default true). */
   evaluate?: boolean;
+  /**
+   * Stage 2: encode every training slice before the first iteration (default: when the stage draws at
+   * least as many slices as the training set has); otherwise slices are encoded when first drawn.
+   */
+  precomputeEmbeddings?: boolean;
 }
 
 export interface FinetuneProgress {
@@ -115,7 +122,9 @@ export interface FinetuneResult {
 const STAGE1_TRAINABLE = (k: string) => k.includes('Adapter.') && (k.startsWith('image_encoder.') || k.startsWith('mask_decoder.'));
 const STAGE2_TRAINABLE = ['attention_fusion.', 'mask_decoder.'];
 const PROMPTED_FRACTION = 0.3;
-const MAX_PROMPT_GRAPHS = 3;
+// Prompted batches come in several token counts, one graph each; opening one costs ~0.3-0.5 s and an
+// idle one holds only its graph (~15-30 MB, CPU arena off), so enough stay open that a run stops reopening them.
+const MAX_PROMPT_GRAPHS = 8;
 
 interface Settings {
   stages: FinetuneStages;
@@ -385,7 +394,12 @@ async function stage2(r: Run, start: number, resumeDir: string | undefined): Pro
   const { total, perEpoch } = stageIterations(r);
   const b = r.s.batch;
   const frozen = new SegmentAnyBone(r.runtime, r.sam, r.vnet, { vnetBatchNorm: 'batchstats' });
-  const trainCache = new SliceEmbeddingCache(frozen, r.train, { seed: r.s.seed, ...(r.s.augment ? { augment: STAGE2_AUGMENT(r.s.augment) } : {}) });
+  // Every training slice is encoded once before the first iteration and kept in a file beside the
+  // checkpoint (4 MiB per slice; deleted at the end of the stage), so no iteration waits for the encoder
+  // and the memory use does not grow with the data.
+  const trainCache = new SliceEmbeddingCache(frozen, r.train, {
+    seed: r.s.seed, encodeBatch: Math.min(4, b), spillFile: join(r.o.outDir, '.stage2-embeddings.bin'), ...(r.s.augment ? { augment: STAGE2_AUGMENT(r.s.augment) } : {}),
+  });
   const valCache = new SliceEmbeddingCache(frozen, r.val, { seed: r.s.seed });
   const trainers = new Map<number, FinetuneTrainer>();
   const logPath = join(r.o.outDir, 'log_stage2.csv');
@@ -433,12 +447,21 @@ async function stage2(r: Run, start: number, resumeDir: string | undefined): Pro
     writeCheckpoint(r.o.outDir, { sam: current(state!), vnet: vnetWeights(r), optimizers: { sam: state!.optimizer }, state: stateOf(r, 2, iteration, total, false, best.record) });
     await writePlot(log, logPath, STAGE_TITLES[2], best);
   };
+  // One set of step inputs for the whole stage, refilled each iteration (ORT reads them during the step only).
+  const imageEmbedding = new Float32Array(b * 256 * 64 * 64);
+  const attentionMap = new Float32Array(b * 64 * 64);
+  const target = new Float32Array(b * 256 * 256);
   let stopped = false;
   try {
     await trainerFor(0);
     await trainCache.computeAttention();
     await valCache.computeAttention();
     await frozen.releaseDepthAttention();
+    // Runs shorter than one epoch's draws (smoke tests) encode lazily: most slices would never be drawn.
+    if (r.o.precomputeEmbeddings ?? total * b >= trainCache.sliceCount) {
+      r.o.onNotice?.(`stage 2: encoding the ${trainCache.sliceCount} training slices once (frozen encoder)`);
+      await trainCache.precompute();
+    }
     if (start === 0) {
       const dsc = await validate(0);
       if (dsc !== undefined) log.append({ iteration: 0, lr: 0, losses: {}, ...valColumns(dsc) });
@@ -451,9 +474,6 @@ async function stage2(r: Run, start: number, resumeDir: string | undefined): Pro
         return { caseIndex, k: sampleSliceIndex(r.train[caseIndex]!, r.rng.next) };
       });
       const slices = await trainCache.get(items);
-      const imageEmbedding = new Float32Array(b * 256 * 64 * 64);
-      const attentionMap = new Float32Array(b * 64 * 64);
-      const target = new Float32Array(b * 256 * 256);
       const tokens: PromptTokens[] = [];
       slices.forEach((s, j) => {
         imageEmbedding.set(s.embedding, j * s.embedding.length);
@@ -492,6 +512,7 @@ async function stage2(r: Run, start: number, resumeDir: string | undefined): Pro
   } finally {
     for (const ft of trainers.values()) await ft.trainer.release();
     await frozen.release();
+    trainCache.close();
   }
   r.sam = current(state!);
   if (best.record) (summary.best = best.record), r.files.add(best.dir);
@@ -514,8 +535,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   // ORT's CPU arena keeps each session's peak allocations for the session's life; a run holds several
   // sessions (training graphs per prompt length, the frozen encoder), so without it the peak RSS of a
   // stage-2 run at batch 1 measured 1.09 instead of 2.02 GiB (npm run bench train, SAB_BENCH_ARENA).
+  // The memory pattern (one block per run laid out from the first run) costs more than the plain
+  // per-tensor allocations it replaces: stage 1 step 2.36 -> 1.49 GiB, VNet step 1.43 -> 1.27 GiB without it.
   const runtime = o.runtime ?? createNodeRuntime({
-    device: o.device ?? 'cpu', cpuMemArena: o.cpuMemArena ?? false, ...(o.threads ? { threads: o.threads } : {}), ...(o.onNotice ? { onNotice: o.onNotice } : {}),
+    device: o.device ?? 'cpu', cpuMemArena: o.cpuMemArena ?? false, memPattern: o.memPattern ?? false,
+    ...(o.threads ? { threads: o.threads } : {}), ...(o.onNotice ? { onNotice: o.onNotice } : {}),
   });
   const rng = new ResumableRandom(s.seed);
   if (saved) rng.state = saved.rng;

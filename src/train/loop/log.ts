@@ -93,12 +93,15 @@ export class TrainingLog {
     this.flush();
   }
 
+  /** CSV lines of `rows` formatted so far (header first): each append formats only its own row. */
+  private lines: string[] = [];
+
   private flush(): void {
-    const lines = [['iteration', ...this.lossNames, 'lr', 'val_dsc', ...this.locations.map(locationColumn)].join(',')];
-    for (const r of this.rows) {
-      lines.push([String(r.iteration), ...this.lossNames.map((n) => num(r.losses[n])), num(r.lr), num(r.valDsc), ...this.locations.map((l) => num(r.valByLocation?.[l]))].join(','));
+    if (this.lines.length === 0) this.lines.push(['iteration', ...this.lossNames, 'lr', 'val_dsc', ...this.locations.map(locationColumn)].join(','));
+    for (const r of this.rows.slice(this.lines.length - 1)) {
+      this.lines.push([String(r.iteration), ...this.lossNames.map((n) => num(r.losses[n])), num(r.lr), num(r.valDsc), ...this.locations.map((l) => num(r.valByLocation?.[l]))].join(','));
     }
-    writeFileAtomic(this.csvPath, new TextEncoder().encode(lines.join('\n') + '\n'));
+    writeFileAtomic(this.csvPath, new TextEncoder().encode(this.lines.join('\n') + '\n'));
   }
 
   /** The plot as PNG (see renderLogPlot): loss terms over iterations, validation DSC overall and per location. */

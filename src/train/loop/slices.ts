@@ -1,3 +1,5 @@
+import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { attentionMapForSlice } from '../../pipeline/attention.js';
 import { trainTarget256 } from '../../pipeline/preprocess/index.js';
 import type { SegmentAnyBone } from '../../model/segmentAnyBone.js';
@@ -29,21 +31,46 @@ export interface CachedSlice {
 }
 
 const EMBEDDING_VALUES = 256 * 64 * 64;
+const EMBEDDING_BYTES = EMBEDDING_VALUES * 4;
+
+/** A cached slice whose embedding lives in memory, or at `slot` of the spill file. */
+type Entry = Omit<CachedSlice, 'embedding'> & ({ embedding: Float32Array; slot?: undefined } | { embedding?: undefined; slot: number });
+
+export interface SliceCacheOptions {
+  seed: number;
+  augment?: AugmentOptions;
+  /** In-memory entries kept at most (least recently used dropped); default 512. Not used with `spillFile`. */
+  maxEntries?: number;
+  /** Slices encoded per encoder run; default 4. */
+  encodeBatch?: number;
+  /**
+   * Keep the embeddings (4 MiB per slice) in this file instead of memory, so every slice of the
+   * training set can be cached with a memory use independent of the data size; `close()` deletes it.
+   */
+  spillFile?: string;
+}
 
 export class SliceEmbeddingCache {
-  private readonly entries = new Map<string, CachedSlice>();
+  private readonly entries = new Map<string, Entry>();
   private readonly sigmoids: (Float32Array | undefined)[];
+  private fd: number | undefined;
+  private slots = 0;
 
   constructor(
     private readonly model: SegmentAnyBone,
     readonly cases: readonly LoadedCase[],
-    private readonly opts: { seed: number; augment?: AugmentOptions; maxEntries?: number; encodeBatch?: number },
+    private readonly opts: SliceCacheOptions,
   ) {
     this.sigmoids = cases.map(() => undefined);
   }
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** Number of slices of all cases (what `precompute` encodes). */
+  get sliceCount(): number {
+    return this.cases.reduce((p, c) => p + c.dims[2], 0);
   }
 
   /** VNet sigmoid (64^3) of every case, once; afterwards the VNet session can be closed. */
@@ -53,11 +80,47 @@ export class SliceEmbeddingCache {
     }
   }
 
+  /**
+   * Encodes every slice of every case now (in case/slice order; the contents do not depend on the
+   * order), so that training iterations never wait for the encoder. `onProgress(done, total)`.
+   */
+  async precompute(onProgress?: (done: number, total: number) => void): Promise<void> {
+    const all = this.cases.flatMap((c, caseIndex) => Array.from({ length: c.dims[2] }, (_, k) => ({ caseIndex, k })));
+    const group = Math.max(1, this.opts.encodeBatch ?? 4);
+    for (let s = 0; s < all.length; s += group) {
+      await this.encodeMissing(all.slice(s, s + group));
+      onProgress?.(Math.min(s + group, all.length), all.length);
+    }
+  }
+
   /** The slices (case index, slice index), encoding the missing ones in groups. */
   async get(items: readonly { caseIndex: number; k: number }[]): Promise<CachedSlice[]> {
-    const key = (it: { caseIndex: number; k: number }) => `${it.caseIndex}:${it.k}`;
+    await this.encodeMissing(items);
+    return items.map((it) => {
+      const e = this.entries.get(key(it))!;
+      if (e.embedding) {
+        // Re-insert: the Map's order is then least recently used first.
+        this.entries.delete(key(it));
+        this.entries.set(key(it), e);
+        return e as CachedSlice;
+      }
+      const embedding = new Float32Array(EMBEDDING_VALUES);
+      readSync(this.fd!, new Uint8Array(embedding.buffer), 0, EMBEDDING_BYTES, e.slot * EMBEDDING_BYTES);
+      return { embedding, attention: e.attention, mask: e.mask, rows: e.rows, cols: e.cols };
+    });
+  }
+
+  /** Deletes the spill file (the cache is empty afterwards). */
+  close(): void {
+    this.entries.clear();
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    if (this.opts.spillFile) rmSync(this.opts.spillFile, { force: true });
+  }
+
+  private async encodeMissing(items: readonly { caseIndex: number; k: number }[]): Promise<void> {
     const missing = [...new Map(items.filter((it) => !this.entries.has(key(it))).map((it) => [key(it), it])).values()];
-    const group = this.opts.encodeBatch ?? 4;
+    const group = Math.max(1, this.opts.encodeBatch ?? 4);
     for (let s = 0; s < missing.length; s += group) {
       const part = missing.slice(s, s + group);
       const samples = part.map(({ caseIndex, k }) => {
@@ -71,30 +134,32 @@ export class SliceEmbeddingCache {
         const c = this.cases[caseIndex]!;
         const sig = this.sigmoids[caseIndex];
         if (!sig) throw new Error(`attention of case ${caseIndex} not computed`);
-        this.put(key({ caseIndex, k }), {
-          embedding: emb.slice(i * EMBEDDING_VALUES, (i + 1) * EMBEDDING_VALUES),
-          attention: attentionMapForSlice(sig, k, c.dims[2]),
-          mask: samples[i]!.mask,
-          rows: c.dims[0],
-          cols: c.dims[1],
-        });
+        const rest = { attention: attentionMapForSlice(sig, k, c.dims[2]), mask: samples[i]!.mask, rows: c.dims[0], cols: c.dims[1] };
+        const embedding = emb.subarray(i * EMBEDDING_VALUES, (i + 1) * EMBEDDING_VALUES);
+        if (this.opts.spillFile) this.entries.set(key({ caseIndex, k }), { ...rest, slot: this.spill(embedding) });
+        else this.put(key({ caseIndex, k }), { ...rest, embedding: embedding.slice() });
       });
     }
-    return items.map((it) => {
-      const e = this.entries.get(key(it))!;
-      // Re-insert: the Map's order is then least recently used first.
-      this.entries.delete(key(it));
-      this.entries.set(key(it), e);
-      return e;
-    });
   }
 
-  private put(key: string, e: CachedSlice): void {
-    this.entries.set(key, e);
+  private spill(embedding: Float32Array): number {
+    if (this.fd === undefined) {
+      mkdirSync(dirname(this.opts.spillFile!), { recursive: true });
+      this.fd = openSync(this.opts.spillFile!, 'w+');
+    }
+    const slot = this.slots++;
+    writeSync(this.fd, new Uint8Array(embedding.buffer, embedding.byteOffset, EMBEDDING_BYTES), 0, EMBEDDING_BYTES, slot * EMBEDDING_BYTES);
+    return slot;
+  }
+
+  private put(k: string, e: Entry): void {
+    this.entries.set(k, e);
     const max = this.opts.maxEntries ?? 512;
     while (this.entries.size > max) this.entries.delete(this.entries.keys().next().value!);
   }
 }
+
+const key = (it: { caseIndex: number; k: number }) => `${it.caseIndex}:${it.k}`;
 
 /** Validation slices of a case: up to `n` evenly spaced slice indices. */
 export function validationSlices(c: LoadedCase, n: number): number[] {

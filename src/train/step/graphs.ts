@@ -53,20 +53,31 @@ export interface TrainGraph {
  * Turns the trainable initializers into graph inputs, derives the backward pass for them and adds
  * the loss and gradient outputs.
  */
-function finishTrainGraph(g: GraphBuilder, lossTerms: Record<string, Value>, totalName: string, trainable: (key: string) => boolean): TrainGraph {
+function finishTrainGraph(g: GraphBuilder, lossTerms: Record<string, Value>, totalName: string, trainable: (key: string) => boolean, forwardOnly?: readonly string[]): TrainGraph {
+  if (forwardOnly) return { g, params: paramsAsInputs(g, forwardOnly), zeroGradParams: [], losses: lossOutputs(g, lossTerms), differentiatedOps: 0 };
   const candidates = [...g.initializers.keys()].filter((k) => trainable(k));
   const { grads, unreached, differentiatedOps } = deriveBackward(g, lossTerms[totalName]!, candidates);
-  const params = candidates.filter((k) => grads.has(k));
   // Trainable tensors become inputs (unreached ones stay baked: the graph does not read them for the loss).
+  const params = paramsAsInputs(g, candidates.filter((k) => grads.has(k)));
+  const losses = lossOutputs(g, lossTerms);
+  for (const key of params) g.output(grads.get(key)!, `${TrainIO.gradPrefix}${key}`);
+  return { g, params, zeroGradParams: unreached, losses, differentiatedOps };
+}
+
+function paramsAsInputs(g: GraphBuilder, params: readonly string[]): string[] {
   for (const key of params) {
-    const t = g.initializers.get(key)!;
+    const t = g.initializers.get(key);
+    if (!t) throw new Error(`internal: ${key} is not an initializer of ${g.name}`);
     g.initializers.delete(key);
     g.inputs.push({ name: key, dtype: t.dtype, shape: [...t.shape] });
   }
+  return [...params];
+}
+
+function lossOutputs(g: GraphBuilder, lossTerms: Record<string, Value>): Record<string, string> {
   const losses: Record<string, string> = {};
   for (const [name, v] of Object.entries(lossTerms)) losses[name] = g.output(v, `loss_${name}`).name;
-  for (const key of params) g.output(grads.get(key)!, `${TrainIO.gradPrefix}${key}`);
-  return { g, params, zeroGradParams: unreached, losses, differentiatedOps };
+  return losses;
 }
 
 export interface SamTrainGraphOptions {
@@ -80,6 +91,12 @@ export interface SamTrainGraphOptions {
   mode: 'auto' | 'prompt';
   points?: number;
   trainable: TrainableSpec;
+  /**
+   * Forward only: the same train-mode forward and loss WITHOUT the backward ops, taking these
+   * parameters (a train graph's `params`) as inputs. ONNX Runtime runs every node of a session
+   * whatever outputs are fetched, so a loss-only evaluation needs a graph of its own.
+   */
+  forwardOnly?: readonly string[];
 }
 
 /**
@@ -119,12 +136,14 @@ export function buildSamTrainGraph(sd: StateDict, opts: SamTrainGraphOptions): T
   const target = g.input(TrainIO.target, 'float32', [b, 1, 4 * EMBED_GRID, 4 * EMBED_GRID]);
   const { dice, ce, total } = samLossGraph(g, lowResLogits, target);
   g.output(lowResLogits, TrainIO.lowResLogits);
-  return finishTrainGraph(g, { dice, ce, total }, 'total', trainablePredicate(opts.trainable));
+  return finishTrainGraph(g, { dice, ce, total }, 'total', trainablePredicate(opts.trainable), opts.forwardOnly);
 }
 
 export interface VNetTrainGraphOptions {
   batch: number;
   trainable: TrainableSpec;
+  /** See SamTrainGraphOptions.forwardOnly. */
+  forwardOnly?: readonly string[];
 }
 
 /**
@@ -140,5 +159,5 @@ export function buildVNetTrainGraph(sd: StateDict, opts: VNetTrainGraphOptions):
   const target = g.input(TrainIO.target, 'float32', dims);
   const { bce, tversky, total } = vnetLossGraph(g, logits, target);
   g.output(logits, TrainIO.vnetLogits);
-  return finishTrainGraph(g, { bce, tversky, total }, 'total', trainablePredicate(opts.trainable));
+  return finishTrainGraph(g, { bce, tversky, total }, 'total', trainablePredicate(opts.trainable), opts.forwardOnly);
 }

@@ -71,11 +71,15 @@ export class Trainer {
   readonly params = new Map<string, Float32Array>();
   readonly shapes = new Map<string, number[]>();
 
+  private forwardSession: Promise<Session> | undefined;
+
+  /** `openForward` opens the forward-only graph of the same stage (see `forward`); without it `forward` runs the training graph. */
   constructor(
     readonly graph: TrainGraph,
     private readonly session: Session,
     readonly options: TrainerOptions,
     trainableKeys: string[],
+    private readonly openForward?: (params: readonly string[]) => Promise<Session>,
   ) {
     for (const key of trainableKeys) {
       const t = options.weights.get(key)!;
@@ -107,13 +111,17 @@ export class Trainer {
   }
 
   /**
-   * The forward pass and loss only: ONNX Runtime runs just the nodes the requested outputs need, so
-   * no backward op executes (loss-only evaluations for finite differences; the forward-only reference
-   * time of the same graph in `npm run bench train`).
+   * The forward pass and loss only, on a forward-only graph of the same stage (the same train-mode
+   * forward and loss without backward ops), opened on first use: ONNX Runtime runs every node of a
+   * session whatever outputs are fetched, so fetching only the loss from the training graph would
+   * still run the backward. Loss-only evaluations (finite differences) and the forward-only
+   * reference time of `npm run bench train` use it.
    */
   async forward(batch: SamBatch | VNetBatch): Promise<Omit<StepResult, 'grads'>> {
     const outputName = this.options.stage === 'vnet' ? TrainIO.vnetLogits : TrainIO.lowResLogits;
-    return this.resultOf(await this.session.run(this.feedsOf(batch), [...Object.values(this.graph.losses), outputName]));
+    if (this.openForward) this.forwardSession ??= this.openForward(this.graph.params);
+    const session = this.forwardSession ? await this.forwardSession : this.session;
+    return this.resultOf(await session.run(this.feedsOf(batch), [...Object.values(this.graph.losses), outputName]));
   }
 
   private resultOf(out: Record<string, RunTensor>): Omit<StepResult, 'grads'> {
@@ -154,6 +162,8 @@ export class Trainer {
 
   async release(): Promise<void> {
     await this.session.release();
+    if (this.forwardSession) await (await this.forwardSession).release();
+    this.forwardSession = undefined;
   }
 }
 
@@ -161,14 +171,14 @@ export class Trainer {
  * The training graph of a stage and its trainable keys: the checkpoint's parameters (BatchNorm
  * running statistics excluded) selected by `trainable`; it is an error if none match.
  */
-export function buildStageTrainGraph(options: TrainerOptions): { graph: TrainGraph; keys: string[] } {
+export function buildStageTrainGraph(options: TrainerOptions, forwardOnly?: readonly string[]): { graph: TrainGraph; keys: string[] } {
   const isTrainable = trainablePredicate(options.trainable);
   const keys = [...options.weights.keys()].filter((k) => isTrainable(k) && !BUFFER_SUFFIXES.some((s) => k.endsWith(s)));
   if (keys.length === 0) throw new TrainerError(`no checkpoint parameter matches the trainable selection`);
   const selected = new Set(keys);
   const graph =
     options.stage === 'vnet'
-      ? buildVNetTrainGraph(options.weights, { batch: options.batch, trainable: (k) => selected.has(k) })
+      ? buildVNetTrainGraph(options.weights, { batch: options.batch, trainable: (k) => selected.has(k), ...(forwardOnly ? { forwardOnly } : {}) })
       : buildSamTrainGraph(options.weights, {
           batch: options.batch,
           input: options.samInput ?? 'image',
@@ -176,13 +186,22 @@ export function buildStageTrainGraph(options: TrainerOptions): { graph: TrainGra
           mode: options.mode ?? 'auto',
           ...(options.points !== undefined ? { points: options.points } : {}),
           trainable: (k) => selected.has(k),
+          ...(forwardOnly ? { forwardOnly } : {}),
         });
   return { graph, keys };
+}
+
+/** Opens the forward-only graph of a stage taking `params` as inputs (Trainer.forward). */
+export function forwardOpener(runtime: Runtime, options: TrainerOptions): (params: readonly string[]) => Promise<Session> {
+  return async (params) => {
+    const { graph } = buildStageTrainGraph(options, params);
+    return runtime.session(graph.g.toBytes(), `${graph.g.name}_forward`);
+  };
 }
 
 /** Builds the training graph of a stage (see buildStageTrainGraph) and opens it. */
 export async function createTrainer(runtime: Runtime, options: TrainerOptions): Promise<Trainer> {
   const { graph, keys } = buildStageTrainGraph(options);
   const session = await runtime.session(graph.g.toBytes(), graph.g.name);
-  return new Trainer(graph, session, options, keys);
+  return new Trainer(graph, session, options, keys, forwardOpener(runtime, options));
 }
