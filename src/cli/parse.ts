@@ -36,3 +36,7 @@ export function parseResample(raw: string): 'nearest' | 'none' {
 export const KEEP_LARGEST = ['--keep-largest [k]', 'keep only the k largest 3-D components (default 1)', integerOption('--keep-largest', 1)] as const;
 export const MIN_SIZE = ['--min-size <n>', 'remove 3-D components smaller than n voxels', integerOption('--min-size', 1)] as const;
 export const FILL_HOLES = ['--fill-holes', 'fill enclosed holes slice by slice'] as const;
+/** Which part of the input to segment, shared the same way. */
+export const SLICES = ['--slices <a:b>', 'segment only slices a..b-1 along the axis'] as const;
+export const SERIES = ['--series <uid>', 'DICOM: the SeriesInstanceUID to segment when a folder holds several'] as const;
+export const VOLUME_INDEX = ['--volume-index <n>', '4-D input: which volume to segment (0-based)', integerOption('--volume-index', 0)] as const;

@@ -11,8 +11,16 @@ import type { Axis } from '../volume/permute.js';
 import { adviseSlicingAxis, type SlicingAxisChoice } from '../volume/slicing-axis.js';
 import type { Vec3, Volume } from '../volume/types.js';
 
+/** The mask clean-up after segmentation, as `sab segment` and `sab queue add` take it. */
+export interface MaskCleanupOptions {
+  /** Keep the k largest 3-D components (true: 1). */
+  keepLargest?: number | true;
+  minSize?: number;
+  fillHoles?: boolean;
+}
+
 /** What shapes one file's segmentation: the `sab segment` options that are not about the model or the output. */
-export interface SegmentFileOptions {
+export interface SegmentFileOptions extends MaskCleanupOptions {
   attention: boolean;
   /**
    * Slicing axis, or 'auto': the largest-spacing axis of an anisotropic volume, else the third. A fixed axis that
@@ -26,10 +34,6 @@ export interface SegmentFileOptions {
   /** Prompts, or a function of the resolved slicing axis (box corners are given in its in-plane axes). */
   prompts?: VoxelPrompt[] | ((axis: Axis) => VoxelPrompt[]);
   promptedOnly?: boolean;
-  /** Keep the k largest 3-D components (true: 1). */
-  keepLargest?: number | true;
-  minSize?: number;
-  fillHoles?: boolean;
   /** Also write bone probabilities (float32) to this file. */
   probabilities?: string;
   /** DICOM: the series to read when the folder holds several. */

@@ -3,7 +3,8 @@ import type { CleanState, QueueCounts, QueueStatus } from '../../queue/status.js
 import type { QueueTarget } from '../../queue/connection.js';
 import { DEFAULT_QUEUE, type SegmentJobOptions } from '../../queue/spec.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../../segment/inputs.js';
-import { FILL_HOLES, integerOption, KEEP_LARGEST, MIN_SIZE } from '../parse.js';
+import type { MaskCleanupOptions } from '../../segment/segmentFile.js';
+import { FILL_HOLES, integerOption, KEEP_LARGEST, MIN_SIZE, SERIES, SLICES, VOLUME_INDEX } from '../parse.js';
 import { parseAxis } from './segment.js';
 
 // bullmq and ioredis load only when a queue command runs: importing them took ~0.5 s of every `sab` process.
@@ -31,14 +32,11 @@ export function targetOf(opts: TargetCliOptions): QueueTarget {
   return { redis: { url, ...(opts.tlsCa ? { tlsCa: opts.tlsCa } : {}) }, queue: opts.queue };
 }
 
-interface AddCliOptions extends TargetCliOptions {
+interface AddCliOptions extends TargetCliOptions, MaskCleanupOptions {
   out: string;
   attention: boolean;
   axis: string;
   slices?: string;
-  keepLargest?: number | true;
-  minSize?: number;
-  fillHoles?: boolean;
   probabilities?: boolean;
   series?: string;
   volumeIndex?: number;
@@ -105,13 +103,13 @@ export function register(program: Command): void {
   )
     .option('--no-attention', '2D-only mode: no VNet depth attention')
     .option('--axis <n>', 'slicing axis in voxel order (official: 2)', '2')
-    .option('--slices <a:b>', 'segment only slices a..b-1 along the axis')
+    .option(...SLICES)
     .option(...KEEP_LARGEST)
     .option(...MIN_SIZE)
     .option(...FILL_HOLES)
     .option('--probabilities', 'also write <name>_bone_probabilities (float32) next to each mask')
-    .option('--series <uid>', 'DICOM: the SeriesInstanceUID to segment when a folder holds several')
-    .option('--volume-index <n>', '4-D input: which volume to segment (0-based)', integerOption('--volume-index', 0))
+    .option(...SERIES)
+    .option(...VOLUME_INDEX)
     .option('--format <ext>', `output format: ${OUTPUT_FORMATS.join(', ')} (default: the input's; dcm = DICOM-SEG, DICOM inputs only)`)
     .option('--attempts <n>', 'tries per job before it fails (a bad input fails at once)', integerOption('--attempts', 1), 3)
     .option('--backoff <s>', 'seconds before the first retry, doubled for each further one', integerOption('--backoff', 0), 10)

@@ -12,14 +12,14 @@ import type { VNetBatchNormMode } from '../../model/vnet.js';
 import type { VoxelPrompt } from '../../pipeline/prompts.js';
 import { loadModel, type BoneSegmenter, type SegmentedVolume } from '../../pipeline/segmenter.js';
 import { expandInputs, outputNameFor } from '../../segment/inputs.js';
-import { segmentFile } from '../../segment/segmentFile.js';
+import { segmentFile, type MaskCleanupOptions } from '../../segment/segmentFile.js';
 import { axesWithSliceLast, type Axis } from '../../volume/permute.js';
 import type { SlicingAxisChoice } from '../../volume/slicing-axis.js';
-import { collect, FILL_HOLES, integerOption, KEEP_LARGEST, MIN_SIZE, parseNumbers } from '../parse.js';
+import { collect, FILL_HOLES, integerOption, KEEP_LARGEST, MIN_SIZE, parseNumbers, SERIES, SLICES, VOLUME_INDEX } from '../parse.js';
 import { progressBar } from '../progress.js';
 import { ALLOW_EXTERNAL_DATA, cliReadOptions } from '../read-options.js';
 
-interface SegmentCliOptions {
+interface SegmentCliOptions extends MaskCleanupOptions {
   output: string;
   weights?: string;
   attention: boolean;
@@ -31,9 +31,6 @@ interface SegmentCliOptions {
   threads?: number;
   device: string;
   batch: number;
-  keepLargest?: number | true;
-  minSize?: number;
-  fillHoles?: boolean;
   probabilities?: string;
   series?: string;
   volumeIndex?: number;
@@ -58,7 +55,7 @@ export function register(program: Command): void {
     .option('--weights <dir>', 'folder with bone_sam.pth and atten.pth (default: $SAB_WEIGHTS, then ~/.cache/segment-any-bone)')
     .option('--no-attention', '2D-only mode: no VNet depth attention (the paper\'s gate g fixed to the 2D branch)')
     .option('--axis <n|auto>', 'slicing axis in voxel order (official: 2); auto = the largest-spacing axis of an anisotropic volume (in-plane slices)', '2')
-    .option('--slices <a:b>', 'segment only slices a..b-1 along the axis')
+    .option(...SLICES)
     .option('--point <i,j,k[,label]>', 'prompt point in voxel coordinates, label 1 = bone (default) or 0 = not bone (repeatable)', collect, [])
     .option('--box <a0,b0,a1,b1@s>', 'prompt box: in-plane voxel corners (the two non-slicing axes in order) on slice s (repeatable)', collect, [])
     .option('--prompted-only', 'leave slices without prompts empty instead of segmenting them automatically')
@@ -69,8 +66,8 @@ export function register(program: Command): void {
     .option(...MIN_SIZE)
     .option(...FILL_HOLES)
     .option('--probabilities <file>', 'also write bone probabilities (float32) to this file')
-    .option('--series <uid>', 'DICOM: the SeriesInstanceUID to segment when the folder holds several')
-    .option('--volume-index <n>', '4-D input: which volume to segment (0-based)', integerOption('--volume-index', 0))
+    .option(...SERIES)
+    .option(...VOLUME_INDEX)
     .option('--vnet-bn <mode>', 'VNet BatchNorm: batchstats (official behaviour) or eval (running stats)', 'batchstats')
     .option('--precision <float32|int8>', 'image encoder arithmetic: float32 (faithful) or int8 (faster, opt-in; README "Faster: int8")', 'float32')
     .option('--json', 'print a machine-readable JSON summary instead of text (no progress bar)')
