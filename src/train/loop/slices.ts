@@ -86,7 +86,7 @@ export class SliceEmbeddingCache {
    */
   async precompute(onProgress?: (done: number, total: number) => void): Promise<void> {
     const all = this.cases.flatMap((c, caseIndex) => Array.from({ length: c.dims[2] }, (_, k) => ({ caseIndex, k })));
-    const group = Math.max(1, this.opts.encodeBatch ?? 4);
+    const group = this.encodeGroup;
     for (let s = 0; s < all.length; s += group) {
       await this.encodeMissing(all.slice(s, s + group));
       onProgress?.(Math.min(s + group, all.length), all.length);
@@ -110,6 +110,11 @@ export class SliceEmbeddingCache {
     });
   }
 
+  /** Slices per encoder run. */
+  private get encodeGroup(): number {
+    return Math.max(1, this.opts.encodeBatch ?? 4);
+  }
+
   /** Deletes the spill file (the cache is empty afterwards). */
   close(): void {
     this.entries.clear();
@@ -120,7 +125,7 @@ export class SliceEmbeddingCache {
 
   private async encodeMissing(items: readonly { caseIndex: number; k: number }[]): Promise<void> {
     const missing = [...new Map(items.filter((it) => !this.entries.has(key(it))).map((it) => [key(it), it])).values()];
-    const group = Math.max(1, this.opts.encodeBatch ?? 4);
+    const group = this.encodeGroup;
     for (let s = 0; s < missing.length; s += group) {
       const part = missing.slice(s, s + group);
       const samples = part.map(({ caseIndex, k }) => {
