@@ -1,5 +1,6 @@
 import type { GraphBuilder, OpRecord } from '../builder.js';
-import { constantMatrix, consumersOf, dropUnused, producers, symmetricPerChannel } from './weights.js';
+import { consumersOf, producersOf } from '../walk.js';
+import { constantMatrix, dropUnused, symmetricPerChannel } from './weights.js';
 
 /** What quantizeMatMulWeights rewrote. */
 export interface QuantizeReport {
@@ -25,10 +26,10 @@ export const ORT_CONTRIB_DOMAIN = 'com.microsoft';
  * Rewrites `g` in place; nodes and float weights left without consumers are dropped.
  */
 export function quantizeMatMulWeights(g: GraphBuilder): QuantizeReport {
-  const producer = producers(g);
+  const producer = producersOf(g.records);
   const report: QuantizeReport = { matmuls: 0, weights: 0, biases: 0 };
   const quantized = new Map<string, [string, string, string]>();
-  const consumers = consumersOf(g);
+  const consumers = consumersOf(g.records);
   const dropped = new Set<OpRecord>();
   for (let i = 0; i < g.records.length; i++) {
     const r = g.records[i]!;

@@ -1,5 +1,6 @@
 import { GraphError, type GraphBuilder, type OpRecord } from '../builder.js';
-import { constantMatrix, dropUnused, producers, symmetricPerChannel } from './weights.js';
+import { producersOf } from '../walk.js';
+import { constantMatrix, dropUnused, symmetricPerChannel } from './weights.js';
 
 /** Observed range of one activation over the calibration inputs. */
 export interface ActivationRange {
@@ -44,7 +45,7 @@ const isFloat = (g: GraphBuilder, name: string) => g.values.get(name)?.dtype ===
  * when the output is quantized too).
  */
 export function planStatic(g: GraphBuilder, options: StaticQuantizeOptions = {}): StaticPlan {
-  const producer = producers(g);
+  const producer = producersOf(g.records);
   const nodes = new Set<OpRecord>();
   const activations: string[] = [];
   const seen = new Set<string>();
@@ -101,7 +102,7 @@ export function quantizeStatic(
   options: StaticQuantizeOptions = {},
 ): StaticQuantizeReport {
   const plan = planStatic(g, options);
-  const producer = producers(g);
+  const producer = producersOf(g.records);
   const report: StaticQuantizeReport = { convs: 0, matmuls: 0, activationMatmuls: 0, activations: 0 };
   const params = new Map<string, { scale: number; zeroPoint: number }>();
   for (const name of plan.activations) {

@@ -7,20 +7,6 @@ export interface Matrix {
   data: Float32Array;
 }
 
-/** Value name -> the node that writes it. */
-export function producers(g: GraphBuilder): Map<string, OpRecord> {
-  const producer = new Map<string, OpRecord>();
-  for (const r of g.records) for (const o of r.outputs) producer.set(o, r);
-  return producer;
-}
-
-/** Value name -> the nodes that read it. */
-export function consumersOf(g: GraphBuilder): Map<string, OpRecord[]> {
-  const readers = new Map<string, OpRecord[]>();
-  for (const r of g.records) for (const i of r.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), r]);
-  return readers;
-}
-
 /**
  * The constant K x N matrix a value holds, when it is a float32 initializer behind Reshape to 2-D and/or
  * Transpose [1,0] only (as `linear` and the neck emit nn.Linear / 1x1-conv weights).

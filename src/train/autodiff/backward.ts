@@ -1,4 +1,4 @@
-import type { GraphBuilder, OpRecord, Value } from '../../graph/builder.js';
+import type { GraphBuilder, Value } from '../../graph/builder.js';
 import { VJP_RULES, type VjpContext } from './rules.js';
 import { AutodiffError, staticShape } from './shapes.js';
 
@@ -81,9 +81,3 @@ export function deriveBackward(g: GraphBuilder, loss: Value, wrt: readonly strin
   return { grads, unreached, differentiatedOps };
 }
 
-/** The forward node that produced each value (for passes that walk the graph). */
-export function producers(records: readonly OpRecord[]): Map<string, OpRecord> {
-  const m = new Map<string, OpRecord>();
-  for (const r of records) for (const o of r.outputs) m.set(o, r);
-  return m;
-}

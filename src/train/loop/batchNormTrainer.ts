@@ -1,6 +1,7 @@
 import type { StateDict } from '../../checkpoint/tensor.js';
-import type { GraphBuilder, OpRecord } from '../../graph/builder.js';
+import type { GraphBuilder } from '../../graph/builder.js';
 import type { RunTensor, Runtime, Session } from '../../graph/runtime.js';
+import { consumersOf, producersOf } from '../../graph/walk.js';
 import { Trainer, TrainerError, buildStageTrainGraph, forwardOpener, type TrainerOptions } from '../step/index.js';
 
 /**
@@ -28,12 +29,8 @@ export interface BatchNormStat {
  * checkpoint) and adds their mean and variance as graph outputs.
  */
 export function addBatchNormStatOutputs(g: GraphBuilder, sd: StateDict): BatchNormStat[] {
-  const producer = new Map<string, OpRecord>();
-  const consumers = new Map<string, OpRecord[]>();
-  for (const r of g.records) {
-    for (const o of r.outputs) producer.set(o, r);
-    for (const i of r.inputs) consumers.set(i, [...(consumers.get(i) ?? []), r]);
-  }
+  const producer = producersOf(g.records);
+  const consumers = consumersOf(g.records);
   const stats: BatchNormStat[] = [];
   const seen = new Set<string>();
   for (const r of g.records) {
