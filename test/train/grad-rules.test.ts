@@ -102,6 +102,10 @@ const cases: Record<string, GradCase> = {
     inputs: { x: [2, 4, 7, 7], w: [6, 2, 3, 3] },
     build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [2, 1, 2, 1], group: 2, dilations: [2, 2] }),
   },
+  'Conv 2-D stride 1, 3x3 (dW by shifted windows), batch 2, uneven pads, dilation 2 on one axis': {
+    inputs: { x: [2, 3, 6, 5], w: [4, 3, 3, 3] },
+    build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [1, 0, 2, 1], dilations: [1, 2] }),
+  },
   'Conv 3-D 3x3x3 pad 1 and 2x2x2 stride 2': {
     inputs: { x: [1, 2, 4, 4, 4], w: [3, 2, 3, 3, 3], w2: [2, 3, 2, 2, 2] },
     build: (g, x) => g.conv(g.conv(x['x']!, x['w']!, null, { pads: [1, 1, 1, 1, 1, 1] }), x['w2']!, null, { strides: [2, 2, 2] }),
@@ -114,7 +118,8 @@ const cases: Record<string, GradCase> = {
     },
   },
   'Conv 3-D stride 1 with fewer output than input channels (dW from the output side), batch 2, dilation 2': {
-    inputs: { x: [2, 3, 5, 4, 3], w: [2, 3, 3, 2, 1] },
+    // 12 kernel offsets: more than weightGradByShifts takes, so the output-side Conv is the one checked.
+    inputs: { x: [2, 3, 5, 4, 3], w: [2, 3, 3, 2, 2] },
     build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [2, 1, 0, 1, 0, 0], dilations: [2, 1, 1] }),
   },
   'Conv 3-D stride 1, kernel larger than the activations (input gradient flips dY and dX), uneven pads': {
