@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readSafetensors, writeSafetensors } from '../../checkpoint/safetensors.js';
 import type { StateDict } from '../../checkpoint/tensor.js';
 import { writeFileAtomic } from '../../io/atomic.js';
+import { createMomentStore, type MomentStore } from './adamw/moments.js';
 
 const f32 = Math.fround;
 
@@ -32,11 +33,11 @@ export class AdamW {
   readonly betas: [number, number];
   readonly eps: number;
   readonly weightDecay: number;
-  private readonly m = new Map<string, Float32Array>();
-  private readonly v = new Map<string, Float32Array>();
+  private readonly moments: MomentStore;
   private readonly steps = new Map<string, number>();
 
-  constructor(opts: AdamWOptions = {}) {
+  constructor(opts: AdamWOptions = {}, moments: MomentStore = createMomentStore()) {
+    this.moments = moments;
     this.lr = opts.lr ?? 5e-4;
     this.betas = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
@@ -65,43 +66,29 @@ export class AdamW {
       const g = grads.get(name);
       if (!g) continue;
       if (g.length !== p.length) throw new OptimizerError(`gradient '${name}' has ${g.length} values, the parameter has ${p.length}`);
-      let m = this.m.get(name);
-      let v = this.v.get(name);
-      if (!m || !v) {
-        m = new Float32Array(p.length);
-        v = new Float32Array(p.length);
-        this.m.set(name, m);
-        this.v.set(name, v);
-      }
       const t = this.stepOf(name) + 1;
       this.steps.set(name, t);
-      const stepSize = f32(-(lr / (1 - b1 ** t)));
-      const bc2Sqrt = f32(Math.sqrt(1 - b2 ** t));
-      // torch.lerp with a scalar weight: two formulas, split at weight 0.5, for accuracy at both ends.
       const w = f32(oneMinusB1);
-      const lowWeight = w < 0.5;
-      const wc = f32(1 - w);
-      for (let i = 0; i < p.length; i++) {
-        const gi = g[i]!;
-        const pi = f32(p[i]! * decay);
-        const mi = m[i]!;
-        const diff = f32(gi - mi);
-        const mNew = lowWeight ? f32(mi + f32(w * diff)) : f32(gi - f32(diff * wc));
-        const vNew = f32(f32(v[i]! * b2f) + f32(f32(oneMinusB2 * gi) * gi));
-        const denom = f32(f32(f32(Math.sqrt(vNew)) / bc2Sqrt) + eps);
-        m[i] = mNew;
-        v[i] = vNew;
-        p[i] = f32(pi + f32(f32(stepSize * mNew) / denom));
-      }
+      this.moments.update(name, p, g, {
+        decay,
+        w,
+        wc: f32(1 - w),
+        b2: b2f,
+        oneMinusB2,
+        stepSize: f32(-(lr / (1 - b1 ** t))),
+        bc2Sqrt: f32(Math.sqrt(1 - b2 ** t)),
+        eps,
+      });
     }
   }
 
   /** Optimizer state as tensors (exp_avg.<name>, exp_avg_sq.<name>, step.<name>) for a resumable checkpoint. */
   stateDict(): StateDict {
     const out: StateDict = new Map();
-    for (const [name, m] of this.m) {
+    for (const name of this.moments.names()) {
+      const { m, v } = this.moments.get(name, 0);
       out.set(`exp_avg.${name}`, { dtype: 'float32', shape: [m.length], data: Float32Array.from(m) });
-      out.set(`exp_avg_sq.${name}`, { dtype: 'float32', shape: [m.length], data: Float32Array.from(this.v.get(name)!) });
+      out.set(`exp_avg_sq.${name}`, { dtype: 'float32', shape: [m.length], data: Float32Array.from(v) });
       out.set(`step.${name}`, { dtype: 'int64', shape: [], data: BigInt64Array.from([BigInt(this.stepOf(name))]) });
     }
     return out;
@@ -109,8 +96,7 @@ export class AdamW {
 
   /** Restore what stateDict() produced (replacing any current state). */
   loadStateDict(state: StateDict, source = 'optimizer state'): void {
-    this.m.clear();
-    this.v.clear();
+    this.moments.clear();
     this.steps.clear();
     for (const [key, t] of state) {
       if (!key.startsWith('exp_avg.')) continue;
@@ -120,8 +106,9 @@ export class AdamW {
       if (!sq || !st || t.dtype !== 'float32' || sq.dtype !== 'float32' || st.dtype !== 'int64' || sq.data.length !== t.data.length) {
         throw new OptimizerError(`${source}: incomplete or malformed state for parameter '${name}'`);
       }
-      this.m.set(name, Float32Array.from(t.data as Float32Array));
-      this.v.set(name, Float32Array.from(sq.data as Float32Array));
+      const { m, v } = this.moments.get(name, t.data.length);
+      m.set(t.data as Float32Array);
+      v.set(sq.data as Float32Array);
       this.steps.set(name, Number((st.data as BigInt64Array)[0]!));
     }
   }
