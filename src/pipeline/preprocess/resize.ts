@@ -155,7 +155,7 @@ export function resizeBilinearPillow(src: Uint8Array, h: number, w: number, outH
  * Pillow's ImagingScaleAffine source indices for Image.resize(NEAREST): the position starts at 0.5*s and
  * is advanced by s = in/out per output pixel (accumulated, which can differ from floor((x+0.5)*s)).
  */
-function nearestIndices(inSize: number, outSize: number): Int32Array {
+export function nearestIndices(inSize: number, outSize: number): Int32Array {
   const s = inSize / outSize;
   const idx = new Int32Array(outSize);
   let pos = s * 0.5;

@@ -1,5 +1,5 @@
 import { PreprocessError, VoxelArray, VoxelGrid, checkGrid, roundHalfEven } from './types.js';
-import { resizeNearestPillow } from './resize.js';
+import { nearestIndices } from './resize.js';
 import { VNET_SIZE } from './vnet.js';
 
 const f32 = Math.fround;
@@ -67,10 +67,33 @@ export function trainTarget256(labelSlice: ArrayLike<number>, rowsI: number, col
   const u8 = new Uint8Array(labelSlice.length);
   // PIL "L" holds bytes: the labels pass through a uint8 conversion first.
   for (let p = 0; p < u8.length; p++) u8[p] = labelSlice[p]!;
-  const big = resizeNearestPillow(u8, rowsI, colsJ, encoderSize, encoderSize);
-  const resized = resizeBilinearTorch(Float32Array.from(big), encoderSize, encoderSize, outSize, outSize);
-  for (let p = 0; p < resized.length; p++) resized[p] = roundHalfEven(resized[p]!);
-  return resized;
+  // Only the NEAREST-resized pixels the bilinear taps read are formed (<= 4 per output pixel instead of
+  // the whole encoderSize^2 image; once per training slice per iteration). A -1 source index is a pixel
+  // Pillow leaves at 0.
+  const rows = torchLinearTaps(encoderSize, outSize);
+  const cols = torchLinearTaps(encoderSize, outSize);
+  const yi = nearestIndices(rowsI, encoderSize);
+  const xi = nearestIndices(colsJ, encoderSize);
+  const srcCol = (c: number) => xi[c]!;
+  const c0 = Int32Array.from(cols.i0, srcCol);
+  const c1 = Int32Array.from(cols.i1, srcCol);
+  const out = new Float32Array(outSize * outSize);
+  const at = (row: number, col: number) => (row < 0 || col < 0 ? 0 : u8[row * colsJ + col]!);
+  for (let y = 0; y < outSize; y++) {
+    const r0 = yi[rows.i0[y]!]!;
+    const r1 = yi[rows.i1[y]!]!;
+    const hl0 = rows.l0[y]!;
+    const hl1 = rows.l1[y]!;
+    for (let x = 0; x < outSize; x++) {
+      const wl0 = cols.l0[x]!;
+      const wl1 = cols.l1[x]!;
+      // resizeBilinearTorch's arithmetic on those pixels.
+      const top = f32(f32(at(r0, c0[x]!) * wl0) + f32(at(r0, c1[x]!) * wl1));
+      const bottom = f32(f32(at(r1, c0[x]!) * wl0) + f32(at(r1, c1[x]!) * wl1));
+      out[y * outSize + x] = roundHalfEven(f32(f32(top * hl0) + f32(bottom * hl1)));
+    }
+  }
+  return out;
 }
 
 /** A (rows = I, cols = J) image of slice k of a volume stored I fastest. */
