@@ -1,17 +1,22 @@
-// AdamW step over stage 2's trainable parameters (attention fusion + mask decoder of the golden checkpoint):
-// the WebAssembly SIMD kernel beside the scalar float32 loop it replaces, interleaved in one run.
+// AdamW step over stage 2's trainable parameters (attention fusion + mask decoder of the golden checkpoint)
+// and over the VNet's (all of atten.pth, trained in stage 1): the WebAssembly SIMD kernel beside the scalar
+// float32 loop it replaces, interleaved in one run.
 import { fileURLToPath } from 'node:url';
 import { loadCheckpoint } from '../checkpoint/load-checkpoint.js';
 import { createArrayMomentStore, createMomentStore } from '../train/step/adamw/moments.js';
 import { AdamW } from '../train/step/optim.js';
 
-const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/golden/bone_sam.pth', import.meta.url));
+const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/golden/', import.meta.url));
 
 export async function run(): Promise<void> {
-  const sd = loadCheckpoint(GOLDEN);
+  await measure("stage 2's", 'bone_sam.pth', (k) => k.startsWith('attention_fusion.') || k.startsWith('mask_decoder.'));
+  await measure("the VNet's", 'atten.pth', () => true);
+}
+
+async function measure(label: string, file: string, trained: (key: string) => boolean): Promise<void> {
   const params = new Map<string, Float32Array>();
-  for (const [k, t] of sd) {
-    if ((k.startsWith('attention_fusion.') || k.startsWith('mask_decoder.')) && t.dtype === 'float32' && !k.includes('running_')) params.set(k, Float32Array.from(t.data as Float32Array));
+  for (const [k, t] of loadCheckpoint(`${GOLDEN}${file}`)) {
+    if (trained(k) && t.dtype === 'float32' && !k.includes('running_')) params.set(k, Float32Array.from(t.data as Float32Array));
   }
   const count = [...params.values()].reduce((n, p) => n + p.length, 0);
   let seed = 1;
@@ -28,6 +33,6 @@ export async function run(): Promise<void> {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const ref = median(times.get('scalar loop')!);
-  process.stdout.write(`AdamW step, ${params.size} tensors, ${(count / 1e6).toFixed(2)}M parameters (stage 2's), median of ${repeats} after a warm-up, interleaved:\n`);
+  process.stdout.write(`AdamW step, ${params.size} tensors, ${(count / 1e6).toFixed(2)}M parameters (${label}), median of ${repeats} after a warm-up, interleaved:\n`);
   for (const [name, ts] of times) process.stdout.write(`  ${name.padEnd(12)} ${median(ts).toFixed(1).padStart(7)} ms  (${(ref / median(ts)).toFixed(2)}x the scalar loop)\n`);
 }
