@@ -106,6 +106,16 @@ const cases: Record<string, GradCase> = {
     inputs: { x: [2, 3, 6, 5], w: [4, 3, 3, 3] },
     build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [1, 0, 2, 1], dilations: [1, 2] }),
   },
+  // >= 65536 values: the broadcast sums below run as products with a ones vector (shapes.ts sumAxes).
+  'Add of a bias over 65536 values (leading-axes sum as a ones product)': {
+    inputs: { a: [4, 128, 128], b: [128] },
+    build: (g, x) => g.add(x['a']!, x['b']!),
+  },
+  'Conv with bias over 73728 output values (batch + spatial sum as a ones product); LayerNorm scale/bias over 65536': {
+    inputs: { x: [2, 4, 96, 96], w: [4, 4, 3, 3], b: [4], a: [4, 128, 128], s: [128], lb: [128] },
+    build: (g, x) =>
+      g.concat([g.reshape(g.conv(x['x']!, x['w']!, x['b']!, { pads: [1, 1, 1, 1] }), [-1]), g.reshape(g.layerNorm(x['a']!, x['s']!, x['lb']!, 1e-5), [-1])], 0),
+  },
   'Conv 3-D 3x3x3 pad 1 and 2x2x2 stride 2': {
     inputs: { x: [1, 2, 4, 4, 4], w: [3, 2, 3, 3, 3], w2: [2, 3, 2, 2, 2] },
     build: (g, x) => g.conv(g.conv(x['x']!, x['w']!, null, { pads: [1, 1, 1, 1, 1, 1] }), x['w2']!, null, { strides: [2, 2, 2] }),

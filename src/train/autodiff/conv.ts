@@ -1,5 +1,5 @@
 import type { GraphBuilder, OpRecord, Value } from '../../graph/builder.js';
-import { AutodiffError, type VjpRule } from './shapes.js';
+import { AutodiffError, sumAxes, type VjpRule } from './shapes.js';
 
 /**
  * Backward rules of Conv / ConvTranspose (N-d, grouped) and inference-mode BatchNormalization.
@@ -204,8 +204,8 @@ function weightGradByShifts(g: GraphBuilder, x: Value, xShape: readonly number[]
 /** Kernel offsets up to which weightGradByShifts (one window copy + GEMM each) beats the dY-as-kernel Conv. */
 const MAX_SHIFTED_WINDOWS = 9;
 
-function biasGrad(g: GraphBuilder, dy: Value, rank: number): Value {
-  return g.reduceSum(dy, [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)], false);
+function biasGrad(g: GraphBuilder, dy: Value, shape: readonly number[]): Value {
+  return sumAxes(g, dy, shape, [0, ...Array.from({ length: shape.length - 2 }, (_, i) => i + 2)], false);
 }
 
 const conv: VjpRule = (ctx, r, dys, need) => {
@@ -248,7 +248,7 @@ const conv: VjpRule = (ctx, r, dys, need) => {
       out[1] = swapped ?? weightGrad(g, x, xShape, dy, yShape, kernel, a);
     }
   }
-  if (need[2]) out[2] = biasGrad(g, dy, yShape.length);
+  if (need[2]) out[2] = biasGrad(g, dy, yShape);
   return out;
 };
 
@@ -269,7 +269,7 @@ const convTranspose: VjpRule = (ctx, r, dys, need) => {
     });
   }
   if (need[1]) out[1] = weightGrad(g, dy, yShape, ctx.value(r.inputs[0]!), xShape, wShape.slice(2), a);
-  if (need[2]) out[2] = biasGrad(g, dy, yShape.length);
+  if (need[2]) out[2] = biasGrad(g, dy, yShape);
   return out;
 };
 
@@ -287,8 +287,8 @@ const batchNorm: VjpRule = (ctx, r, dys, need) => {
   const invStd = g.op('Reciprocal', [g.op('Sqrt', [g.add(variance!, g.scalar(eps))])]);
   const out: (Value | null)[] = [null, null, null, null, null];
   if (need[0]) out[0] = g.mul(dy, unsq(g.mul(scale!, invStd)));
-  if (need[1]) out[1] = biasGrad(g, g.mul(dy, g.mul(g.sub(x!, unsq(mean!)), unsq(invStd))), rank);
-  if (need[2]) out[2] = biasGrad(g, dy, rank);
+  if (need[1]) out[1] = biasGrad(g, g.mul(dy, g.mul(g.sub(x!, unsq(mean!)), unsq(invStd))), xShape);
+  if (need[2]) out[2] = biasGrad(g, dy, xShape);
   return out;
 };
 

@@ -1,5 +1,5 @@
 import type { Value } from '../../graph/builder.js';
-import { AutodiffError, constInts, normAxis, numelOf, type VjpRule } from './shapes.js';
+import { AutodiffError, constInts, normAxis, numelOf, sumAxes, type VjpRule } from './shapes.js';
 
 /** Backward rules of data-movement and reduction ops: each maps the output gradient back onto the input layout. */
 
@@ -91,7 +91,7 @@ const expand: VjpRule = (ctx, r, dys) => {
   const lead = yShape.length - xShape.length;
   const axes = yShape.flatMap((d, i) => (i < lead || (xShape[i - lead] === 1 && d !== 1) ? [i] : []));
   let out = dyOf(dys);
-  if (axes.length) out = ctx.g.reduceSum(out, axes, true);
+  if (axes.length) out = sumAxes(ctx.g, out, yShape, axes, true);
   return [lead > 0 || axes.length ? ctx.g.reshape(out, xShape) : out, null];
 };
 

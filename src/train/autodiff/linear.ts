@@ -1,5 +1,5 @@
 import type { Value } from '../../graph/builder.js';
-import { AutodiffError, normAxis, numelOf, sumToShape, type VjpRule } from './shapes.js';
+import { AutodiffError, normAxis, numelOf, sumAxes, sumToShape, type VjpRule } from './shapes.js';
 
 /** Backward rules of MatMul, LayerNormalization, Softmax and LogSoftmax. */
 
@@ -70,7 +70,7 @@ const layerNorm: VjpRule = (ctx, r, dys, need) => {
   }
   const lead = Array.from({ length: axis }, (_, i) => i);
   const sumLead = (v: Value, shapeName: string) => {
-    const s = lead.length ? g.reduceSum(v, lead, false) : v;
+    const s = lead.length ? sumAxes(g, v, xShape, lead, false) : v;
     const target = ctx.shape(shapeName);
     return numelOf(target) === numelOf(normShape) && target.length !== normShape.length ? g.reshape(s, target) : s;
   };
