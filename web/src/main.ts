@@ -320,7 +320,7 @@ function applySlice(k: number, mask: Uint8Array, prompts: VoxelPrompt[]): void {
   writeSlice(vol.mask, vol.volume.dims, k, mask);
   if (prompts.length) state.prompts.set(k, prompts);
   else state.prompts.delete(k);
-  viewer.setMask(vol.mask);
+  viewer.setMaskSlice(vol.mask, k);
 }
 
 function recordEdit(k: number, mask: Uint8Array, prompts: VoxelPrompt[]): void {
