@@ -62,7 +62,7 @@ export function drawingLayout(permRAS: readonly number[], dims: readonly [number
 }
 
 /**
- * niivue display of one volume with the bone mask as a red overlay. Voxel mapping goes through
+ * niivue display of one volume with the bone mask in red (niivue's drawing layer). Voxel mapping goes through
  * niivue's own voxel-to-mm affine, so native voxel (i, j, k) here indexes the same element as the
  * file's data (niivue keeps the data in file order and only reorients its textures).
  */
