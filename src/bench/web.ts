@@ -11,15 +11,17 @@ import {
   openViewer,
   segmentSlices,
   webgpuAdapter,
+  waitIdle,
   type ViewerSession,
 } from './webDriver.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { readVolume } from '../io/dispatch.js';
 
 /**
  * `npm run bench:web`: the viewer in headless Chromium (onnxruntime-web, WASM threads under
- * COOP/COEP as `sab serve` sends): slice encode ms and click-to-mask ms. Weights: $SAB_WEIGHTS or
+ * COOP/COEP as `sab serve` sends): slice encode ms, click-to-mask ms (to the frame after the one showing
+ * the mask) and the CPU per click of Chromium's processes. Weights: $SAB_WEIGHTS or
  * the golden test checkpoints beside the checkout (same graphs and cost as the trained ones).
  */
 
@@ -77,17 +79,29 @@ export async function run(): Promise<void> {
       [150, 110, 38], [120, 90, 38], [180, 130, 38], [100, 150, 38], [140, 60, 38], [160, 100, 38],
       [130, 120, 38], [110, 80, 38], [170, 140, 38], [150, 70, 38], [125, 105, 38],
     ];
-    for (const p of points) {
+    let cpu0: Record<string, number> = {};
+    for (const [n, p] of points.entries()) {
+      if (n === 1) cpu0 = s.cpuByProcess(); // after the first click (it opens sessions)
       const r = (await clickVoxel(s, p)).lastPrompt!;
       click.push(r.clickToMaskMs);
       decode.push(r.decodeMs);
       await s.page.click('#undo'); // back to one prompt per click
+      await waitIdle(s);
     }
+    await s.page.waitForTimeout(500); // the last undo's frame
+    const cpu1 = s.cpuByProcess();
     // The first click opens the prompt-mode decoder sessions and computes the slice's prompt-independent
     // image projections (cached for the later clicks): report it apart.
     process.stdout.write(`first click (opens the prompt decoder, computes the slice's image projections): ${click[0]!.toFixed(0)} ms\n`);
     process.stdout.write(`click-to-mask: ${stats(click.slice(1))}\n`);
     process.stdout.write(`  of which decoder in the worker: ${stats(decode.slice(1))}\n`);
+    // Where the CPU goes per click (+ its undo) on this machine's 2 cores: with --disable-gpu the GPU
+    // process renders WebGL in software (SwiftShader) and competes with the WASM threads.
+    const perClick = (type: string) => (((cpu1[type] ?? 0) - (cpu0[type] ?? 0)) / (points.length - 1)).toFixed(2);
+    process.stdout.write(
+      `  CPU per click + undo: renderer (page + model worker) ${perClick('renderer')} s, GPU process ${perClick('gpu-process')} s, ` +
+        `load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`,
+    );
 
     // A click on a slice not segmented yet: encode + fusion + decoder.
     await goToSlice(s, 20);

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -95,14 +95,51 @@ export interface ViewerSession {
   /** Console errors and uncaught page errors. */
   errors: string[];
   state(): Promise<ViewerState>;
+  /** CPU seconds used so far by this browser's processes, summed by Chromium process type (Linux /proc). */
+  cpuByProcess(): Record<string, number>;
   close(): Promise<void>;
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/**
+ * CPU seconds (user + system) of the Chromium processes started with `profile`, and of their
+ * descendants, by `--type=` (browser, renderer, gpu-process, utility, zygote). Live processes only.
+ */
+function chromiumCpu(profile: string): Record<string, number> {
+  const procs = new Map<number, { ppid: number; type: string; cpu: number; root: boolean }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Fields after the parenthesised command name: state ppid ... utime(14) stime(15).
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split(/[\0 ]/); // Chromium rewrites its children's titles: NULs become spaces
+      const type = cmd.find((a) => a.startsWith('--type='))?.slice(7) ?? 'browser';
+      procs.set(Number(name), {
+        ppid: Number(f[1]),
+        type,
+        cpu: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS,
+        root: type === 'browser' && cmd.includes(`--user-data-dir=${profile}`),
+      });
+    } catch {
+      // exited while we read
+    }
+  }
+  const ours = (pid: number): boolean => {
+    for (let p = procs.get(pid), hops = 0; p && hops < 16; p = procs.get(p.ppid), hops++) if (p.root) return true;
+    return false;
+  };
+  const out: Record<string, number> = {};
+  for (const [pid, p] of procs) if (ours(pid)) out[p.type] = (out[p.type] ?? 0) + p.cpu;
+  return out;
 }
 
 /** Serve the built viewer on a free port and open it in a fresh headless Chromium profile. */
 export async function openViewer(
-  options: { viewport?: { width: number; height: number }; query?: string; webgpu?: boolean } = {},
+  options: { viewport?: { width: number; height: number }; query?: string; webgpu?: boolean; root?: string } = {},
 ): Promise<ViewerSession> {
-  const server = await startViewerServer({ port: 0, host: '127.0.0.1' });
+  const server = await startViewerServer({ port: 0, host: '127.0.0.1', ...(options.root ? { root: options.root } : {}) });
   const profile = mkdtempSync(path.join(os.tmpdir(), 'sab-chromium-'));
   let context: BrowserContext | undefined;
   try {
@@ -136,6 +173,7 @@ export async function openViewer(
     requests,
     errors,
     state: () => page.evaluate(() => window.sabViewer.state() as ViewerState),
+    cpuByProcess: () => chromiumCpu(profile),
     close: async () => {
       await ctx.close();
       await server.close();

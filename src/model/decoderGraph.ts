@@ -37,6 +37,8 @@ export interface DecoderGraphOptions {
    * over a cached fused embedding).
    */
   cachedImageProjections?: boolean;
+  /** See MaskDecoderOptions.tokenSideProjections (default false: the graph `sab segment` runs). */
+  tokenSideProjections?: boolean;
 }
 
 /** Graph input and output names. */
@@ -123,7 +125,10 @@ export function buildDecoderGraph(sd: StateDict, opts: DecoderGraphOptions): Gra
       denseEmbedding: noMaskEmbedding(g, sd),
       ...(projections ? { imageProjections: projections } : {}),
     },
-    opts.adapters === undefined ? {} : { adapters: opts.adapters },
+    {
+      ...(opts.adapters === undefined ? {} : { adapters: opts.adapters }),
+      ...(opts.tokenSideProjections ? { tokenSideProjections: true } : {}),
+    },
   );
 
   g.output(lowResLogits, DecoderIO.lowResLogits);

@@ -31,6 +31,14 @@ const LAYER_NORM_2D_EPS = 1e-6;
 export interface MaskDecoderOptions {
   /** Decoder adapters in both transformer blocks (SegmentAnyBone). Default true. */
   adapters?: boolean;
+  /**
+   * Attentions between the T (~7) tokens and the 4096 image tokens multiply weights on the token side.
+   * Image to token: out_proj(softmax(QK^T) V) = softmax(QK^T) (V W_out) + b per head. Token to image
+   * (unless given precomputed keys/values): q (X W_k + b_k)^T = (q W_k) X^T + q b_k and
+   * softmax(.) (X W_v + b_v) = (softmax(.) X) W_v + b_v. ~55% fewer multiply-adds there; the same
+   * function summed in another order (not bit-equal to the default). Default false.
+   */
+  tokenSideProjections?: boolean;
 }
 
 export interface MaskDecoderInputs {
@@ -128,6 +136,7 @@ class DecoderEmitter {
     private readonly g: GraphBuilder,
     sd: StateDict,
     private readonly adapters: boolean,
+    private readonly tokenSideProjections = false,
   ) {
     this.p = new Params(g, sd);
   }
@@ -161,7 +170,7 @@ class DecoderEmitter {
     k: Value | null,
     v: Value | null,
     inner: number,
-    projected: { q?: Value; k?: Value; v?: Value } = {},
+    projected: { q?: Value; k?: Value; v?: Value; fewValues?: boolean; fewQueries?: boolean } = {},
   ): Value {
     const g = this.g;
     const project = (x: Value | null, pre: Value | undefined, name: string): Value => {
@@ -170,11 +179,41 @@ class DecoderEmitter {
       return this.p.linear(x, `${prefix}.${name}`);
     };
     const qh = this.splitHeads(project(q, projected.q, 'q_proj'), inner);
+    if (projected.fewQueries && k && v && !projected.k && !projected.v) return this.fewQueryAttention(prefix, qh, k, v, inner);
     const kh = this.splitHeads(project(k, projected.k, 'k_proj'), inner);
     const vh = this.splitHeads(project(v, projected.v, 'v_proj'), inner);
     // Q @ K^T: ONNX Runtime fuses this last-two-axes Transpose into the MatMul.
     const logits = g.div(g.matmul(qh, g.transpose(kh, [0, 1, 3, 2])), g.scalar(Math.sqrt(inner / HEADS)));
+    if (projected.fewValues) {
+      // Per head h: A_h V_h W_h with W_h the head's rows of W_out^T [c, 256]; summed over heads as one
+      // MatMul of [N, L, heads*T] by [N, heads*T, 256].
+      const w = g.reshape(g.transpose(this.p.value(`${prefix}.out_proj.weight`), [1, 0]), [HEADS, inner / HEADS, EMBED_DIM]);
+      const vw = g.reshape(g.matmul(vh, w), [0, -1, EMBED_DIM]);
+      const a = g.reshape(g.transpose(g.softmax(logits, -1), [0, 2, 1, 3]), [0, 0, -1]);
+      return g.add(g.matmul(a, vw), this.p.value(`${prefix}.out_proj.bias`));
+    }
     const out = g.matmul(g.softmax(logits, -1), vh);
+    const merged = g.reshape(g.transpose(out, [0, 2, 1, 3]), [0, -1, inner]);
+    return this.p.linear(merged, `${prefix}.out_proj`);
+  }
+
+  /**
+   * Few queries (qh [N, heads, T, c]) over many keys k and values v [N, L, 256], with the key and value
+   * projections moved to the query side; heads stacked so each product is one MatMul of [N, heads*T, .].
+   */
+  private fewQueryAttention(prefix: string, qh: Value, k: Value, v: Value, inner: number): Value {
+    const g = this.g;
+    const c = inner / HEADS;
+    // torch Linear weight [inner, 256]: head h owns output rows h*c .. h*c+c-1.
+    const wk = g.reshape(this.p.value(`${prefix}.k_proj.weight`), [HEADS, c, EMBED_DIM]);
+    const bk = g.reshape(this.p.value(`${prefix}.k_proj.bias`), [HEADS, c, 1]);
+    const qk = g.reshape(g.matmul(qh, wk), [0, -1, EMBED_DIM]);
+    const raw = g.reshape(g.matmul(qk, g.transpose(k, [0, 2, 1])), [0, HEADS, -1, EMBED_GRID * EMBED_GRID]);
+    const logits = g.div(g.add(raw, g.matmul(qh, bk)), g.scalar(Math.sqrt(c)));
+    const ax = g.matmul(g.reshape(g.softmax(logits, -1), [0, -1, EMBED_GRID * EMBED_GRID]), v);
+    const wv = g.transpose(g.reshape(this.p.value(`${prefix}.v_proj.weight`), [HEADS, c, EMBED_DIM]), [0, 2, 1]);
+    const bv = g.reshape(this.p.value(`${prefix}.v_proj.bias`), [HEADS, 1, c]);
+    const out = g.add(g.matmul(g.reshape(ax, [0, HEADS, -1, EMBED_DIM]), wv), bv);
     const merged = g.reshape(g.transpose(out, [0, 2, 1, 3]), [0, -1, inner]);
     return this.p.linear(merged, `${prefix}.out_proj`);
   }
@@ -214,7 +253,7 @@ class DecoderEmitter {
     // With precomputed projections keys + PE is not needed at all.
     const keysPe = pre ? null : g.add(keys, keyPe);
     let q = g.add(queries, queryPe);
-    const t2i = pre ? { k: pre.t2iKeys, v: pre.t2iValues } : {};
+    const t2i = pre ? { k: pre.t2iKeys, v: pre.t2iValues } : { fewQueries: this.tokenSideProjections };
     queries = g.add(queries, this.attention(`${l}.cross_attn_token_to_image`, q, keysPe, keys, CROSS_DIM, t2i));
     if (this.adapters) queries = this.adapter(queries, `${l}.Adapter`, true);
     queries = this.layerNorm(queries, `${l}.norm2`);
@@ -229,7 +268,7 @@ class DecoderEmitter {
 
     // The image attends to the tokens; the same Adapter module (with skip) follows.
     q = g.add(queries, queryPe);
-    const i2t = pre ? { q: pre.i2tQueries } : {};
+    const i2t = { ...(pre ? { q: pre.i2tQueries } : {}), fewValues: this.tokenSideProjections };
     keys = g.add(keys, this.attention(`${l}.cross_attn_image_to_token`, keysPe, q, queries, CROSS_DIM, i2t));
     if (this.adapters) keys = this.adapter(keys, `${l}.Adapter`, true);
     keys = this.residualLayerNorm(keys, `${l}.norm4`);
@@ -296,7 +335,8 @@ class DecoderEmitter {
 
     const q = g.add(queries, tokens);
     const k = g.add(keys, imagePeTokens);
-    queries = g.add(queries, this.attention(`${T}final_attn_token_to_image`, q, k, keys, CROSS_DIM));
+    const final = { fewQueries: this.tokenSideProjections };
+    queries = g.add(queries, this.attention(`${T}final_attn_token_to_image`, q, k, keys, CROSS_DIM, final));
     queries = this.layerNorm(queries, `${T}norm_final_attn`);
 
     // Masks of the multimask tokens: hypernetwork weights [N, 2, 32] against the upscaled features.
@@ -328,7 +368,7 @@ export function maskDecoder(
   inputs: MaskDecoderInputs,
   opts: MaskDecoderOptions = {},
 ): MaskDecoderOutputs {
-  return new DecoderEmitter(g, sd, opts.adapters ?? true).emit(inputs);
+  return new DecoderEmitter(g, sd, opts.adapters ?? true, opts.tokenSideProjections ?? false).emit(inputs);
 }
 
 /** Emit block 0's image-token projections (ImageProjections) of an image embedding into `g`. */

@@ -170,7 +170,7 @@ describe('decoder graph parity with the golden fixtures (tolerance 1e-4 * max|re
     expectParity('fused_embedding_eval (unfolded BatchNorm)', fused[DecoderIO.fusedEmbedding], 'fused_embedding_eval');
   });
 
-  it('prompt mode over cached image projections (the viewer\'s click graph): the plain decoder\'s logits and IoU, bit for bit', async () => {
+  it('prompt mode over cached image projections (the viewer\'s click graph): the plain decoder\'s logits and IoU to float rounding', async () => {
     const model = new SegmentAnyBone(runtime, sd, undefined);
     try {
       const fused = loadGoldenF32('fused_embedding_batchstats').data;
@@ -179,8 +179,12 @@ describe('decoder graph parity with the golden fixtures (tolerance 1e-4 * max|re
         const prompt = encodePrompts(manifestPrompt(mode));
         const plain = await model.decodeMasks(fused, null, prompt);
         const cached = await model.decodeWithProjections(fused, projections, prompt);
-        expect(maxAbsDiff(cached.lowResLogits, plain.lowResLogits), mode).toBe(0);
-        expect(maxAbsDiff(cached.iouPred, plain.iouPred), mode).toBe(0);
+        // The click graph also multiplies the attentions' weights on the token side (tokenSideProjections):
+        // the same function summed in another order.
+        const dLogits = maxAbsDiff(cached.lowResLogits, plain.lowResLogits);
+        console.log(`${mode}: click graph vs plain decoder, max |d logit| ${dLogits.toExponential(2)} (max |logit| ${maxAbs(plain.lowResLogits).toFixed(2)})`);
+        expect(dLogits, mode).toBeLessThanOrEqual(1e-5 * maxAbs(plain.lowResLogits));
+        expect(maxAbsDiff(cached.iouPred, plain.iouPred), mode).toBeLessThanOrEqual(1e-5 * maxAbs(plain.iouPred));
         const dims = [1, 2, 256, 256];
         expectParity(`${mode}_lowres_logits (cached projections)`, { data: cached.lowResLogits, dims }, `${mode}_lowres_logits`);
       }

@@ -7,8 +7,55 @@ import { startViewerServer, VIEWER_HEADERS, type ViewerServer } from '../../src/
 import { EditHistory } from '../../web/src/history.js';
 import { boneVolumeMl, readSlice, rowsIToSlice, writeSlice } from '../../web/src/sliceMasks.js';
 import { EmbeddingCache } from '../../web/src/viewerModel.js';
+import { drawingLayout } from '../../web/src/viewer.js';
+import { NVImage } from '@niivue/niivue';
+import { encodeNifti } from '../../src/io/nifti/write.js';
+import { createVolume } from '../../src/volume/volume.js';
 
 // The viewer's pure parts and `sab serve`, without a browser.
+
+describe('viewer mask on niivue\'s drawing layer', () => {
+  // niivue keeps the drawing in RAS voxel order; check our native -> drawing index against niivue's own
+  // RAS -> native mapping (img2RASstart/step, what it uses to save a drawing) on permuted, flipped grids.
+  const dims: [number, number, number] = [4, 3, 2];
+  const affines = {
+    identity: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0],
+    'k->-x, i->-y, j->z': [0, 0, -2, 10, -1, 0, 0, 5, 0, 3, 0, 1],
+    'j->x, k->y, i->-z': [0, 1, 0, 0, 0, 0, 1.5, 0, -0.5, 0, 0, 3],
+  };
+  for (const [name, rows] of Object.entries(affines)) {
+    it(`maps every native voxel to niivue's RAS index (${name})`, async () => {
+      const data = Uint8Array.from({ length: 24 }, (_, p) => p);
+      const [head, body] = encodeNifti(createVolume(data, dims, new Float64Array([...rows, 0, 0, 0, 1])));
+      const bytes = new Uint8Array(head!.length + body!.length);
+      bytes.set(head!);
+      bytes.set(body!, head!.length);
+      const img = (await (NVImage.new as unknown as (b: ArrayBuffer, n: string) => Promise<NVImage>)(bytes.buffer, 'x.nii')) as NVImage & {
+        img2RASstart: number[];
+        img2RASstep: number[];
+      };
+      const layout = drawingLayout(img.permRAS!, dims);
+      expect(layout.size).toEqual(img.dimsRAS!.slice(1, 4));
+      const [s0, s1, s2] = img.img2RASstep;
+      const [b0, b1, b2] = img.img2RASstart;
+      const seen = new Set<number>();
+      let p = 0;
+      for (let k = 0; k < 2; k++) {
+        for (let j = 0; j < 3; j++) {
+          for (let i = 0; i < 4; i++, p++) {
+            const r = layout.lut[0][i]! + layout.lut[1][j]! + layout.lut[2][k]!;
+            const [rx, ry, rz] = [r % layout.size[0], Math.floor(r / layout.size[0]) % layout.size[1], Math.floor(r / (layout.size[0] * layout.size[1]))];
+            expect(b0! + rx * s0! + b1! + ry * s1! + b2! + rz * s2!).toBe(p);
+            seen.add(r);
+            // Slice k is the plane of RAS axis kAxis at one coordinate.
+            expect([rx, ry, rz][layout.kAxis]).toBe(layout.lut[2][k]! / layout.stride[layout.kAxis]!);
+          }
+        }
+      }
+      expect(seen.size).toBe(24);
+    });
+  }
+});
 
 describe('viewer slice helpers', () => {
   it('maps a (rows = i, cols = j) image into the volume layout (i fastest) and back through read/writeSlice', () => {

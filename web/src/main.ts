@@ -320,7 +320,7 @@ function applySlice(k: number, mask: Uint8Array, prompts: VoxelPrompt[]): void {
   writeSlice(vol.mask, vol.volume.dims, k, mask);
   if (prompts.length) state.prompts.set(k, prompts);
   else state.prompts.delete(k);
-  viewer.setMask(vol.mask);
+  viewer.setMaskSlice(vol.mask, k);
 }
 
 function recordEdit(k: number, mask: Uint8Array, prompts: VoxelPrompt[]): void {
@@ -337,6 +337,9 @@ async function addPrompt(k: number, prompt: VoxelPrompt, t0: number): Promise<vo
   const prompts = [...promptsOf(k), prompt];
   const res = await worker.call('prompt', { slice: k, prompts, attention: ui.attention.checked });
   recordEdit(k, res.sliceMask, prompts);
+  // On screen: the frame drawn with the new mask has been handed on and the next one has begun (two
+  // frame callbacks; one only says the next frame is about to be drawn, with the GPU work still queued).
+  await new Promise(requestAnimationFrame);
   await new Promise(requestAnimationFrame);
   const clickToMaskMs = performance.now() - t0;
   state.lastPrompt = { slice: k, prompt, clickToMaskMs, decodeMs: res.decodeMs, cached: res.cached };

@@ -31,15 +31,46 @@ function apply4(m: Mat4, v: readonly number[]): [number, number, number] {
   return out as [number, number, number];
 }
 
+/** Where native voxels sit in niivue's drawing bitmap, which is in RAS voxel order (x fastest). */
+export interface DrawingLayout {
+  /** Per native axis: native index -> its term of the bitmap index (sum the three). */
+  lut: [Int32Array, Int32Array, Int32Array];
+  /** Sizes and strides of the RAS axes of the bitmap. */
+  size: [number, number, number];
+  stride: [number, number, number];
+  /** The RAS axis along which the native third axis (the slicing axis) runs. */
+  kAxis: number;
+}
+
 /**
- * niivue display of one volume with the bone mask as a red overlay. Voxel mapping goes through
+ * permRAS (niivue's NVImage.permRAS): for RAS axis r, ±(native axis + 1), negative when that
+ * native axis runs against r. The bitmap's RAS axes are ordered x, y, z with x fastest.
+ */
+export function drawingLayout(permRAS: readonly number[], dims: readonly [number, number, number]): DrawingLayout {
+  const native = [0, 1, 2].map((r) => Math.abs(permRAS[r]!) - 1);
+  if ([...native].sort().join() !== '0,1,2') throw new Error(`permRAS ${permRAS.join(',')} is not a signed axis permutation`);
+  const size = native.map((a) => dims[a]!) as [number, number, number];
+  const stride: [number, number, number] = [1, size[0], size[0] * size[1]];
+  const lut = [0, 1, 2].map(() => new Int32Array(0)) as [Int32Array, Int32Array, Int32Array];
+  for (let r = 0; r < 3; r++) {
+    const a = native[r]!;
+    const n = dims[a]!;
+    const flip = permRAS[r]! < 0;
+    lut[a] = Int32Array.from({ length: n }, (_, x) => (flip ? n - 1 - x : x) * stride[r]!);
+  }
+  return { lut, size, stride, kAxis: native.indexOf(2) };
+}
+
+/**
+ * niivue display of one volume with the bone mask in red (niivue's drawing layer). Voxel mapping goes through
  * niivue's own voxel-to-mm affine, so native voxel (i, j, k) here indexes the same element as the
  * file's data (niivue keeps the data in file order and only reorients its textures).
  */
 export class VolumeViewer {
   readonly nv: Niivue;
   private background: NVImage | undefined;
-  private overlay: NVImage | undefined;
+  /** Native voxel -> index in niivue's drawing bitmap (RAS order), one table per native axis. */
+  private toDrawing: DrawingLayout | undefined;
   private vox2mm: Mat4 = [];
   private mm2vox: Mat4 = [];
   private mode: ViewMode = 'edit';
@@ -67,22 +98,21 @@ export class VolumeViewer {
     this.nv.setCrosshairWidth(1);
   }
 
-  /** Show a volume from its file bytes (niivue parses NIfTI and NRRD itself); the mask starts empty. */
+  /**
+   * Show a volume from its file bytes (niivue parses NIfTI and NRRD itself); the mask starts empty.
+   * The mask is niivue's drawing layer (label 1 = red), not an overlay volume: an overlay edit makes
+   * niivue rebuild the whole 3-D overlay texture (allocate, upload, re-orient every slice in a shader),
+   * ~1 s of software-GL CPU per click here; the drawing is one R8 texture updated in place.
+   */
   async show(bytes: Uint8Array, name: string, opacity: number): Promise<void> {
     for (const v of [...this.nv.volumes]) this.nv.removeVolume(v);
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     // NVImage.new's later parameters all have defaults (its typings list them as required).
     const bg = await (NVImage.new as unknown as (b: ArrayBuffer, n: string) => Promise<NVImage>)(buffer, name);
     this.nv.addVolume(bg);
-    const overlay = bg.clone();
-    overlay.zeroImage();
-    overlay.name = 'bone mask';
-    overlay.cal_min = 0.5;
-    overlay.cal_max = 1;
-    this.nv.addVolume(overlay);
-    this.nv.setColormap(overlay.id, 'red');
+    this.nv.createEmptyDrawing();
     this.background = bg;
-    this.overlay = overlay;
+    this.toDrawing = drawingLayout(bg.permRAS!, [bg.hdr!.dims[1]!, bg.hdr!.dims[2]!, bg.hdr!.dims[3]!]);
     const affine = bg.hdr!.affine;
     this.vox2mm = affine.map((r) => [...r]);
     this.mm2vox = invert4(this.vox2mm);
@@ -95,17 +125,63 @@ export class VolumeViewer {
     return d ? [d[1]!, d[2]!, d[3]!] : undefined;
   }
 
+  /** Show a whole mask (native voxel order, i fastest). */
   setMask(mask: Uint8Array): void {
-    const o = this.overlay;
-    if (!o) return;
-    (o.img as unknown as { set(a: ArrayLike<number>): void }).set(mask);
-    // Only the overlay layer changed: re-upload it, not the background (updateGLVolume redoes every layer).
-    this.nv.refreshLayers(o, 1);
+    const bitmap = this.nv.drawBitmap;
+    const t = this.toDrawing;
+    if (!bitmap || !t) return;
+    const [li, lj, lk] = t.lut;
+    let p = 0;
+    for (let k = 0; k < lk.length; k++) {
+      for (let j = 0; j < lj.length; j++) {
+        const base = lj[j]! + lk[k]!;
+        for (let i = 0; i < li.length; i++) bitmap[base + li[i]!] = mask[p++]!;
+      }
+    }
+    this.nv.refreshDrawing(true);
+  }
+
+  /** Show slice k of `mask` (native voxel order) after only that slice changed: uploads one plane. */
+  setMaskSlice(mask: Uint8Array, k: number): void {
+    const bitmap = this.nv.drawBitmap;
+    const t = this.toDrawing;
+    if (!bitmap || !t) return;
+    const [li, lj, lk] = t.lut;
+    let p = k * li.length * lj.length;
+    const zk = lk[k]!;
+    for (let j = 0; j < lj.length; j++) {
+      const base = lj[j]! + zk;
+      for (let i = 0; i < li.length; i++) bitmap[base + li[i]!] = mask[p++]!;
+    }
+    const nv = this.nv as unknown as { gl: WebGL2RenderingContext; drawTexture: WebGLTexture | null; opts: { is2DSliceShader: boolean } };
+    if (!nv.drawTexture || nv.opts.is2DSliceShader) {
+      this.nv.refreshDrawing(true); // niivue's own path (a huge volume draws one 2-D slice texture)
+      return;
+    }
+    // Native slice k is one plane of one RAS axis: upload only that box of the drawing texture.
+    const { size, stride, kAxis } = t;
+    const c = zk / stride[kAxis]!;
+    const [u, v] = [0, 1, 2].filter((a) => a !== kAxis) as [number, number];
+    const plane = new Uint8Array(size[u]! * size[v]!);
+    let q = 0;
+    for (let y = 0; y < size[v]!; y++) {
+      const row = c * stride[kAxis]! + y * stride[v]!;
+      for (let x = 0; x < size[u]!; x++) plane[q++] = bitmap[row + x * stride[u]!]!;
+    }
+    const offset = [0, 0, 0];
+    const box = [...size];
+    offset[kAxis] = c;
+    box[kAxis] = 1;
+    const gl = nv.gl;
+    gl.activeTexture(gl.TEXTURE7); // niivue's drawing texture unit (TEXTURE7_DRAW)
+    gl.bindTexture(gl.TEXTURE_3D, nv.drawTexture);
+    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+    gl.texSubImage3D(gl.TEXTURE_3D, 0, offset[0]!, offset[1]!, offset[2]!, box[0]!, box[1]!, box[2]!, gl.RED, gl.UNSIGNED_BYTE, plane);
     this.nv.drawScene();
   }
 
   setOpacity(opacity: number): void {
-    if (this.nv.volumes.length > 1) this.nv.setOpacity(1, opacity);
+    this.nv.setDrawOpacity(opacity);
   }
 
   /** 'edit': the single 2-D view that shows slices of the third voxel axis (where prompts go). */
