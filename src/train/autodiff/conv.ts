@@ -1,5 +1,5 @@
 import type { GraphBuilder, OpRecord, Value } from '../../graph/builder.js';
-import { AutodiffError, sumAxes, type VjpRule } from './shapes.js';
+import { AutodiffError, numelOf, sumAxes, type VjpRule } from './shapes.js';
 
 /**
  * Backward rules of Conv / ConvTranspose (N-d, grouped) and inference-mode BatchNormalization.
@@ -79,7 +79,7 @@ export function weightGrad(
 
 /** Reverses the last `count` values of every row of `v` viewed as [rows, count] (shape restored). */
 function reverseRows(g: GraphBuilder, v: Value, shape: readonly number[], count: number): Value {
-  const flat = g.reshape(v, [shape.reduce((p, d) => p * d, 1) / count, count]);
+  const flat = g.reshape(v, [numelOf(shape) / count, count]);
   return g.reshape(g.slice(flat, [count - 1], [-count - 1], [1], [-1]), [...shape]);
 }
 
@@ -122,12 +122,11 @@ function inputGradAsConv(
     ...(a.dilations.some((d) => d !== 1) ? { dilations: a.dilations } : {}),
     ...(G > 1 ? { group: G } : {}),
   };
-  const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
-  const kSize = size(kernel);
+  const kSize = numelOf(kernel);
   if (kSize === 1) return g.conv(dy, wt, null, { pads, ...attrs });
-  const ySp = size(yShape.slice(2));
-  const xSp = size(xShape.slice(2));
-  if (size(yShape) + size(xShape) < size(wtShape)) {
+  const ySp = numelOf(yShape.slice(2));
+  const xSp = numelOf(xShape.slice(2));
+  if (numelOf(yShape) + numelOf(xShape) < numelOf(wtShape)) {
     const swapped = [...pads.slice(nsp), ...pads.slice(0, nsp)];
     const dx = g.conv(reverseRows(g, dy, yShape, ySp), wt, null, { pads: swapped, ...attrs });
     return reverseRows(g, dx, xShape, xSp);
@@ -158,7 +157,7 @@ function weightGradOutputSide(g: GraphBuilder, x: Value, xShape: readonly number
     pads,
     ...(a.dilations.some((d) => d !== 1) ? { strides: a.dilations } : {}),
   });
-  const kSize = kernel.reduce((p, k) => p * k, 1);
+  const kSize = numelOf(kernel);
   if (kSize === 1) return r;
   const flat = g.reshape(r, [cout, cin, kSize]);
   return g.reshape(g.slice(flat, [kSize - 1], [-kSize - 1], [2], [-1]), [cout, cin, ...kernel]);
@@ -177,13 +176,13 @@ function weightGradByShifts(g: GraphBuilder, x: Value, xShape: readonly number[]
   const cout = dyShape[1]!;
   const nsp = kernel.length;
   const ysp = dyShape.slice(2);
-  const positions = ysp.reduce((p, d) => p * d, 1);
+  const positions = numelOf(ysp);
   const spAxes = Array.from({ length: nsp }, (_, i) => i + 2);
   const padded = a.pads.some((p) => p !== 0)
     ? g.op('Pad', [x, g.constant([0, 0, ...a.pads.slice(0, nsp), 0, 0, ...a.pads.slice(nsp)], [2 * (nsp + 2)], 'int64')])
     : x;
   const dyFlat = g.reshape(dy, [n, cout, positions]);
-  const kSize = kernel.reduce((p, k) => p * k, 1);
+  const kSize = numelOf(kernel);
   const parts: Value[] = [];
   for (let t = 0; t < kSize; t++) {
     // Row-major kernel offset -> per-axis start of the shifted window.
@@ -241,7 +240,7 @@ const conv: VjpRule = (ctx, r, dys, need) => {
   if (need[1]) {
     const x = ctx.value(r.inputs[0]!);
     const plainStride1 = a.group === 1 && a.strides.every((st) => st === 1);
-    const kSize = kernel.reduce((p, k) => p * k, 1);
+    const kSize = numelOf(kernel);
     if (plainStride1 && kSize > 1 && kSize <= MAX_SHIFTED_WINDOWS) out[1] = weightGradByShifts(g, x, xShape, dy, yShape, kernel, a);
     else {
       const swapped = plainStride1 && yShape[1]! < xShape[1]! ? weightGradOutputSide(g, x, xShape, dy, yShape, kernel, a) : null;

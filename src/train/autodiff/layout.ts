@@ -1,5 +1,5 @@
 import type { Value } from '../../graph/builder.js';
-import { AutodiffError, constInts, normAxis, numelOf, sumAxes, type VjpRule } from './shapes.js';
+import { AutodiffError, constInts, normAxis, numelOf, sumToShape, type VjpRule } from './shapes.js';
 
 /** Backward rules of data-movement and reduction ops: each maps the output gradient back onto the input layout. */
 
@@ -86,13 +86,7 @@ const pad: VjpRule = (ctx, r, dys) => {
 
 /** Expand broadcasts like a binary op; the gradient sums back. */
 const expand: VjpRule = (ctx, r, dys) => {
-  const xShape = ctx.shape(r.inputs[0]!);
-  const yShape = ctx.shape(r.outputs[0]!);
-  const lead = yShape.length - xShape.length;
-  const axes = yShape.flatMap((d, i) => (i < lead || (xShape[i - lead] === 1 && d !== 1) ? [i] : []));
-  let out = dyOf(dys);
-  if (axes.length) out = sumAxes(ctx.g, out, yShape, axes, true);
-  return [lead > 0 || axes.length ? ctx.g.reshape(out, xShape) : out, null];
+  return [sumToShape(ctx.g, dyOf(dys), ctx.shape(r.outputs[0]!), ctx.shape(r.inputs[0]!)), null];
 };
 
 /** Tile: view the output as [r0, d0, r1, d1, ...] and sum over the repeat axes. */
