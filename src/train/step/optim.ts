@@ -58,7 +58,8 @@ export class AdamW {
     for (const name of grads.keys()) if (!params.has(name)) throw new OptimizerError(`gradient '${name}' has no parameter`);
     const [b1, b2] = this.betas;
     const decay = f32(1 - lr * this.weightDecay);
-    const oneMinusB1 = 1 - b1;
+    const w = f32(1 - b1); // torch.lerp's weight for the first moment
+    const wc = f32(1 - w);
     const b2f = f32(b2);
     const oneMinusB2 = f32(1 - b2);
     const eps = f32(this.eps);
@@ -68,11 +69,10 @@ export class AdamW {
       if (g.length !== p.length) throw new OptimizerError(`gradient '${name}' has ${g.length} values, the parameter has ${p.length}`);
       const t = this.stepOf(name) + 1;
       this.steps.set(name, t);
-      const w = f32(oneMinusB1);
       this.moments.update(name, p, g, {
         decay,
         w,
-        wc: f32(1 - w),
+        wc,
         b2: b2f,
         oneMinusB2,
         stepSize: f32(-(lr / (1 - b1 ** t))),

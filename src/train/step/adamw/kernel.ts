@@ -47,8 +47,8 @@ const align16 = (bytes: number) => (bytes + 15) & ~15;
 
 /**
  * Optimizer moments kept in one WebAssembly memory and updated by a 4-lane SIMD kernel (kernel.wat):
- * the scalar loop spent ~65 ms per step on stage 2's 5.2M parameters, most of a `sab finetune`
- * iteration's overhead. The parameter and its gradient are copied into scratch space per update (the
+ * the scalar loop was most of a batch-1 `sab finetune` iteration's overhead (`npm run bench adamw`
+ * times both). The parameter and its gradient are copied into scratch space per update (the
  * trainer owns the parameter arrays); the moments never leave the memory.
  */
 export class AdamWKernel {
