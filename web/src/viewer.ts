@@ -61,6 +61,17 @@ export function drawingLayout(permRAS: readonly number[], dims: readonly [number
   return { lut, size, stride, kAxis: native.indexOf(2) };
 }
 
+/** Native slice k of `mask` (i fastest) into niivue's drawing bitmap at its RAS positions. */
+function copySliceToDrawing(t: DrawingLayout, mask: Uint8Array, k: number, bitmap: Uint8Array): void {
+  const [li, lj, lk] = t.lut;
+  let p = k * li.length * lj.length;
+  const zk = lk[k]!;
+  for (let j = 0; j < lj.length; j++) {
+    const base = lj[j]! + zk;
+    for (let i = 0; i < li.length; i++) bitmap[base + li[i]!] = mask[p++]!;
+  }
+}
+
 /**
  * niivue display of one volume with the bone mask in red (niivue's drawing layer). Voxel mapping goes through
  * niivue's own voxel-to-mm affine, so native voxel (i, j, k) here indexes the same element as the
@@ -130,14 +141,7 @@ export class VolumeViewer {
     const bitmap = this.nv.drawBitmap;
     const t = this.toDrawing;
     if (!bitmap || !t) return;
-    const [li, lj, lk] = t.lut;
-    let p = 0;
-    for (let k = 0; k < lk.length; k++) {
-      for (let j = 0; j < lj.length; j++) {
-        const base = lj[j]! + lk[k]!;
-        for (let i = 0; i < li.length; i++) bitmap[base + li[i]!] = mask[p++]!;
-      }
-    }
+    for (let k = 0; k < t.lut[2].length; k++) copySliceToDrawing(t, mask, k, bitmap);
     this.nv.refreshDrawing(true);
   }
 
@@ -146,13 +150,8 @@ export class VolumeViewer {
     const bitmap = this.nv.drawBitmap;
     const t = this.toDrawing;
     if (!bitmap || !t) return;
-    const [li, lj, lk] = t.lut;
-    let p = k * li.length * lj.length;
-    const zk = lk[k]!;
-    for (let j = 0; j < lj.length; j++) {
-      const base = lj[j]! + zk;
-      for (let i = 0; i < li.length; i++) bitmap[base + li[i]!] = mask[p++]!;
-    }
+    copySliceToDrawing(t, mask, k, bitmap);
+    const zk = t.lut[2][k]!;
     const nv = this.nv as unknown as { gl: WebGL2RenderingContext; drawTexture: WebGLTexture | null; opts: { is2DSliceShader: boolean } };
     if (!nv.drawTexture || nv.opts.is2DSliceShader) {
       this.nv.refreshDrawing(true); // niivue's own path (a huge volume draws one 2-D slice texture)
