@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { RowJob, RowResult } from './_trainRow.js';
+import { pytorchVNetStep, type TorchReference } from './pytorch/reference.js';
 
 /**
  * Fine-tuning speed and memory, the table of issue 13: each row beside the official PyTorch code's
@@ -12,7 +13,12 @@ import type { RowJob, RowResult } from './_trainRow.js';
  * `sab finetune` iteration (sampling, augmentation, step, BatchNorm statistics, AdamW; stage 1 also
  * runs the VNet step), compared with the trainer step(s) it contains.
  *
- * Env: SAB_THREADS, SAB_BENCH_REPEATS (default 3), SAB_BENCH_ROWS (comma-separated row numbers, 1-based),
+ * The VNet row also gets a PyTorch step measured in this run (`pytorch/vnet_step.py`, torch 1.13 from Debian's
+ * `python3-torch`) when a Python with torch is found: the quoted figures come from a day this machine ran faster
+ * (see DESIGN.md), so only the same-run figure compares like with like. The SAM rows need the official code's
+ * PyPI dependencies (timm, einops), which this machine cannot install, and stay quoted.
+ *
+ * Env: SAB_BENCH_PYTHON (the Python to try first), SAB_THREADS, SAB_BENCH_REPEATS (default 3), SAB_BENCH_ROWS (comma-separated row numbers, 1-based),
  * SAB_BENCH_ARENA=1 (ORT CPU arena on; off by default, as in `sab finetune`), SAB_BENCH_MEMPATTERN=1 (memory pattern on;
  * off by default, as in `sab finetune`),
  * SAB_BENCH_FINETUNE=0 (steps only).
@@ -59,9 +65,19 @@ export async function run(): Promise<void> {
     `ONNX Runtime CPU${threads ? `, ${threads} threads` : ''}, CPU arena ${memory.cpuMemArena === false ? 'off' : 'on'}, memory pattern ${memory.memPattern === false ? 'off' : 'on'}; ` +
       `median of ${repeats} after a warm-up; PyTorch figures quoted from issue 13 (torch 1.13 CPU, 2 threads).\n`,
   );
+  const vnetRow = ROWS.length;
+  const torchRef: TorchReference | undefined = wanted && !wanted.includes(vnetRow) ? undefined : await pytorchVNetStep(threads ?? 2, repeats);
+  if (torchRef) {
+    process.stdout.write(
+      torchRef.ok
+        ? `PyTorch measured in this run (VNet row only): torch ${torchRef.step.torch} (${torchRef.python}), ${threads ?? 2} threads, ` +
+            `median of ${repeats} after a warm-up; step = forward + loss + backward, AdamW ${ms(torchRef.step.adamwMs)} apart.\n`
+        : `PyTorch not measured in this run: ${torchRef.reason}.\n`,
+    );
+  }
   const lines = [
-    '| row | PyTorch ms/it, peak | ours: step | forward only | step / forward | step RSS | sab finetune iteration | iteration / step(s) | iteration RSS | step vs PyTorch (time, memory) |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| row | PyTorch ms/it, peak (quoted) | PyTorch in this run: step, forward, peak | ours: step | forward only | step / forward | step RSS | sab finetune iteration | iteration / step(s) | iteration RSS | step vs PyTorch quoted (time, memory) | step vs PyTorch in this run (time, memory) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const vnetSteps = new Map<number, number>();
   for (const [i, row] of ROWS.entries()) {
@@ -78,10 +94,12 @@ export async function run(): Promise<void> {
       }
     }
     const refNote = row.model === 'sam1' && it ? ` (SAM + VNet steps ${ms(reference)})` : '';
+    const same = row.model === 'vnet' && torchRef?.ok ? torchRef.step : undefined;
     lines.push(
-      `| ${row.name} | ${ms(row.torch.ms)}, ${row.torch.gib.toFixed(2)} GiB | ${ms(step.stepMs)} | ${ms(step.forwardMs)} | ${ratio(step.stepMs, step.forwardMs)} | ${gib(step.peakRssMiB)} | ` +
+      `| ${row.name} | ${ms(row.torch.ms)}, ${row.torch.gib.toFixed(2)} GiB | ${same ? `${ms(same.stepMs)}, ${ms(same.forwardMs)}, ${gib(same.peakRssMiB)}` : '-'} | ${ms(step.stepMs)} | ${ms(step.forwardMs)} | ${ratio(step.stepMs, step.forwardMs)} | ${gib(step.peakRssMiB)} | ` +
         `${it ? `${ms(it.iterationMs)} (median of ${it.iterationsTimed})` : '-'} | ${it ? ratio(it.iterationMs, reference) + refNote : '-'} | ${it ? gib(it.peakRssMiB) : '-'} | ` +
-        `${ratio(step.stepMs, row.torch.ms)}, ${ratio(step.peakRssMiB / 1024, row.torch.gib)} |`,
+        `${ratio(step.stepMs, row.torch.ms)}, ${ratio(step.peakRssMiB / 1024, row.torch.gib)} | ` +
+        `${same ? `${ratio(step.stepMs, same.stepMs)}, ${ratio(step.peakRssMiB, same.peakRssMiB)}` : '-'} |`,
     );
     process.stdout.write(`${lines.at(-1)}\n`);
   }
