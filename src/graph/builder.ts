@@ -202,6 +202,24 @@ export class GraphBuilder {
     return outs;
   }
 
+  /**
+   * Replaces `record` (a node with one output) by the nodes `emit` adds, in its place in node order; the value
+   * `emit` returns takes over the record's output name. For lowering passes over a finished graph.
+   */
+  replaceNode(record: OpRecord, emit: () => Value): void {
+    const at = this.records.indexOf(record);
+    if (at < 0 || record.outputs.length !== 1) throw new GraphError(`replaceNode: ${record.name} is not a single-output node of ${this.name}`);
+    const start = this.records.length;
+    const result = emit();
+    const added = this.records.splice(start);
+    const k = added.findIndex((r) => r.outputs.includes(result.name));
+    if (k < 0) throw new GraphError(`replaceNode ${record.name}: the replacement's result ${result.name} is not one of its node outputs`);
+    const producer = added[k]!;
+    added[k] = { ...producer, outputs: producer.outputs.map((o) => (o === result.name ? record.outputs[0]! : o)) };
+    this.values.delete(result.name);
+    this.records.splice(at, 1, ...added);
+  }
+
   // ---- typed shorthands for the ops the models use (all go through `op`, so records stay uniform) ----
   add(a: Value, b: Value): Value {
     return this.op('Add', [a, b]);

@@ -1,5 +1,8 @@
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import type { TensorData } from '../checkpoint/tensor.js';
+import type { GraphBuilder } from './builder.js';
+import { hasLowerableConv3d, lowerConv3dToNchwc } from './lower/conv3dNchwc.js';
+import { probeNchwcBlock } from './lower/nchwcProbe.js';
 
 /** Where ONNX Runtime executes: CPU or CUDA in Node; WASM or WebGPU in the browser. */
 export type ExecutionProvider = 'cpu' | 'cuda' | 'wasm' | 'webgpu';
@@ -14,6 +17,8 @@ export interface RuntimeOptions {
   /** ONNX Runtime's CPU memory arena and memory-pattern planning (both on by default, as in ORT). */
   cpuMemArena?: boolean;
   memPattern?: boolean;
+  /** Large 3-D convs on ONNX Runtime's NCHWc 2-D kernels on the CPU provider (see lowerConv3dToNchwc); default on. */
+  nchwcConv3d?: boolean;
 }
 
 /** The slice of the onnxruntime-{node,web} module we use; both packages export this shape. */
@@ -85,6 +90,7 @@ export class Session {
  */
 export class Runtime {
   private cudaFailed = false;
+  private nchwcBlock: Promise<number | null> | undefined;
 
   constructor(
     private readonly ort: OrtModule,
@@ -118,6 +124,18 @@ export class Runtime {
       }
       throw new RuntimeError(`cannot open ${label} in ONNX Runtime: ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+
+  /**
+   * Provider-specific rewrites of a finished graph, before it is serialized for `session(..., provider)`: on the
+   * CPU provider, large 3-D convs go to the NCHWc kernels once a probe has confirmed their filter layout here.
+   */
+  async lower(g: GraphBuilder, provider?: ExecutionProvider): Promise<void> {
+    const wanted = this.cudaFailed ? 'cpu' : (provider ?? this.device);
+    if (wanted !== 'cpu' || this.options.nchwcConv3d === false || !hasLowerableConv3d(g)) return;
+    this.nchwcBlock ??= probeNchwcBlock((model, label) => this.session(model, label, 'cpu')).catch(() => null);
+    const block = await this.nchwcBlock;
+    if (block) lowerConv3dToNchwc(g, { block });
   }
 
   private sessionOptions(provider: ExecutionProvider): InferenceSession.SessionOptions {

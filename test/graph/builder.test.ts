@@ -162,6 +162,23 @@ describe('GraphBuilder + Runtime (onnxruntime-node) against plain-TS references'
     expect(() => g1.input('x', 'float32', [1])).toThrow(/already used/);
   });
 
+  it('replaceNode puts the replacement where the node was, under its output name', async () => {
+    const g = new GraphBuilder('replace');
+    const x = g.input('x', 'float32', [2, 3]);
+    const y = g.relu(g.op('Neg', [x]));
+    const out = g.output(g.op('Abs', [y]), 'out');
+    const relu = g.records.find((r) => r.opType === 'Relu')!;
+    g.replaceNode(relu, () => g.op('Clip', [g.values.get(relu.inputs[0]!)!, g.scalar(0)]));
+    expect(g.records.map((r) => r.opType)).toEqual(['Neg', 'Clip', 'Abs', 'Identity']);
+    expect(g.records[1]!.outputs).toEqual([y.name]);
+    const s = await createNodeRuntime().session(g.toBytes(), g.name);
+    const r = await s.run({ x: { data: Float32Array.from([1, -2, 3, -4, 0, 5]), dims: [2, 3] } });
+    expect(Array.from(r[out.name]!.data as Float32Array)).toEqual([0, 2, 0, 4, 0, 0]);
+    await s.release();
+    const split = g.opMulti('Split', [x, g.int64s([1, 2])], 2, { axis: 1 });
+    expect(() => g.replaceNode(g.records.at(-1)!, () => split[0]!)).toThrow(/single-output/);
+  });
+
   it('builds a 10M-parameter graph and serialises it quickly enough to use', () => {
     const g = new GraphBuilder('big');
     let x = g.input('x', 'float32', [1, 1024]);

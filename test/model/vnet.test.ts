@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, type StateDict } from '../../src/checkpoint/index.js';
-import { createNodeRuntime } from '../../src/graph/index.js';
+import { createNodeRuntime, NCHWC_DOMAIN } from '../../src/graph/index.js';
 import {
   attentionMapForSlice,
   attentionMapsForAllSlices,
@@ -59,6 +59,9 @@ describe.each(['eval', 'batchstats'] as VNetBatchNormMode[])('VNet parity, Batch
       [VNET_LOGITS, [1, 1, 64, 64, 64]],
       [VNET_SIGMOID, [1, 1, 64, 64, 64]],
     ]);
+    // As `sab segment` opens it: on the CPU provider the large 3-D convs run on the NCHWc kernels.
+    await runtime.lower(g);
+    expect(g.records.some((r) => r.domain === NCHWC_DOMAIN)).toBe(process.arch === 'x64');
     const session = await runtime.session(g.toBytes(), g.name);
     const out = await session.run({ [VNET_INPUT]: loadGoldenF32('vnet_input') });
     await session.release();
