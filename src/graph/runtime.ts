@@ -1,7 +1,7 @@
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import type { TensorData } from '../checkpoint/tensor.js';
 import type { GraphBuilder } from './builder.js';
-import { hasLowerableConv3d, lowerConv3dToNchwc } from './lower/conv3dNchwc.js';
+import { hasLowerableConv, lowerConvsToNchwc } from './lower/convNchwc.js';
 import { probeNchwcBlock } from './lower/nchwcProbe.js';
 
 /** Where ONNX Runtime executes: CPU or CUDA in Node; WASM or WebGPU in the browser. */
@@ -17,8 +17,8 @@ export interface RuntimeOptions {
   /** ONNX Runtime's CPU memory arena and memory-pattern planning (both on by default, as in ORT). */
   cpuMemArena?: boolean;
   memPattern?: boolean;
-  /** Large 3-D convs on ONNX Runtime's NCHWc 2-D kernels on the CPU provider (see lowerConv3dToNchwc); default on. */
-  nchwcConv3d?: boolean;
+  /** Large convs ORT would run as im2col + GEMM on its NCHWc direct kernels, CPU provider (see lowerConvsToNchwc); default on. */
+  nchwcConv?: boolean;
 }
 
 /** The slice of the onnxruntime-{node,web} module we use; both packages export this shape. */
@@ -128,14 +128,15 @@ export class Runtime {
 
   /**
    * Provider-specific rewrites of a finished graph, before it is serialized for `session(..., provider)`: on the
-   * CPU provider, large 3-D convs go to the NCHWc kernels once a probe has confirmed their filter layout here.
+   * CPU provider, large 3-D convs and training's 2-D convs go to the NCHWc kernels once a probe has confirmed
+   * their filter layout here.
    */
   async lower(g: GraphBuilder, provider?: ExecutionProvider): Promise<void> {
     const wanted = this.cudaFailed ? 'cpu' : (provider ?? this.device);
-    if (wanted !== 'cpu' || this.options.nchwcConv3d === false || !hasLowerableConv3d(g)) return;
+    if (wanted !== 'cpu' || this.options.nchwcConv === false || !hasLowerableConv(g)) return;
     this.nchwcBlock ??= probeNchwcBlock((model, label) => this.session(model, label, 'cpu')).catch(() => null);
     const block = await this.nchwcBlock;
-    if (block) lowerConv3dToNchwc(g, { block });
+    if (block) lowerConvsToNchwc(g, { block });
   }
 
   private sessionOptions(provider: ExecutionProvider): InferenceSession.SessionOptions {

@@ -1,5 +1,5 @@
 import { GraphBuilder } from '../builder.js';
-import { lowerConv3dToNchwc } from './conv3dNchwc.js';
+import { lowerConvsToNchwc } from './convNchwc.js';
 
 /** What the probe needs of a session (the runtime's Session, without importing the runtime). */
 interface ProbeSession {
@@ -18,7 +18,7 @@ function convGraph(block: number | null): Uint8Array {
   const x = g.input('x', 'float32', SHAPE);
   const w = g.input('w', 'float32', W_SHAPE);
   g.output(g.conv(x, w, null, { pads: [1, 0, 1, 1, 2, 0] }), 'y');
-  if (block && lowerConv3dToNchwc(g, { block, minVoxels: 1 }) !== 1) throw new Error('nchwc probe: conv not lowered');
+  if (block && lowerConvsToNchwc(g, { block, minVoxels: 1 }) !== 1) throw new Error('nchwc probe: conv not lowered');
   return g.toBytes();
 }
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GraphBuilder, createNodeRuntime, lowerConv3dToNchwc, NCHWC_DOMAIN, probeNchwcBlock } from '../../src/graph/index.js';
+import { GraphBuilder, createNodeRuntime, lowerConvsToNchwc, NCHWC_DOMAIN, probeNchwcBlock } from '../../src/graph/index.js';
 
 const runtime = createNodeRuntime({ threads: 2 });
 
@@ -18,13 +18,17 @@ interface Case {
   x: number[];
   w: number[];
   bias?: boolean;
+  /** The weight as an initializer (inference) instead of a graph input (training). */
+  constantWeight?: boolean;
   attrs: { strides?: number[]; pads?: number[]; dilations?: number[]; group?: number };
 }
 
 function graph(c: Case): GraphBuilder {
   const g = new GraphBuilder('conv3d');
   const x = g.input('x', 'float32', c.x);
-  const w = g.input('w', 'float32', c.w);
+  const w = c.constantWeight
+    ? g.initializer('w', { dtype: 'float32', shape: c.w, data: fill(c.w.reduce((p, q) => p * q, 1), 2) })
+    : g.input('w', 'float32', c.w);
   const b = c.bias ? g.input('b', 'float32', [c.w[0]!]) : null;
   g.output(g.conv(x, w, b, c.attrs), 'y');
   return g;
@@ -36,7 +40,7 @@ async function run(g: GraphBuilder, c: Case): Promise<Float32Array> {
   try {
     const feeds = {
       x: { data: fill(size(c.x), 1), dims: c.x },
-      w: { data: fill(size(c.w), 2), dims: c.w },
+      ...(c.constantWeight ? {} : { w: { data: fill(size(c.w), 2), dims: c.w } }),
       ...(c.bias ? { b: { data: fill(c.w[0]!, 3), dims: [c.w[0]!] } } : {}),
     };
     return (await s.run(feeds))['y']!.data as Float32Array;
@@ -45,7 +49,7 @@ async function run(g: GraphBuilder, c: Case): Promise<Float32Array> {
   }
 }
 
-describe('3-D Conv lowered to the NCHWc 2-D kernels', () => {
+describe('Convs lowered to the NCHWc kernels', () => {
   let block: number | null;
   beforeAll(async () => {
     block = await probeNchwcBlock((m, label) => runtime.session(m, label, 'cpu'));
@@ -60,14 +64,15 @@ describe('3-D Conv lowered to the NCHWc 2-D kernels', () => {
     { name: 'batch 2, 5x5x5, symmetric pads', x: [2, 16, 6, 7, 5], w: [32, 16, 5, 5, 5], attrs: { pads: [2, 2, 2, 2, 2, 2] } },
     { name: 'bias, uneven kernel and pads', x: [1, 32, 5, 6, 7], w: [16, 32, 3, 1, 2], bias: true, attrs: { pads: [0, 1, 2, 2, 0, 1] } },
     { name: 'no depth padding', x: [1, 16, 7, 4, 4], w: [16, 16, 3, 3, 3], attrs: { pads: [0, 1, 1, 0, 1, 1] } },
+    { name: '2-D, batch 2, trainable weight, bias', x: [2, 32, 9, 7], w: [16, 32, 3, 3], bias: true, attrs: { pads: [1, 0, 1, 2] } },
   ];
   it.each(lowered)('$name: same values as the Conv (float32 summation order only)', async (c) => {
     if (!block) return;
     const ref = await run(graph(c), c);
     const g = graph(c);
-    expect(lowerConv3dToNchwc(g, { block, minVoxels: 1 })).toBe(1);
+    expect(lowerConvsToNchwc(g, { block, minVoxels: 1, minPixels: 1 })).toBe(1);
     expect(g.records.some((r) => r.opType === 'Conv' && r.domain === '')).toBe(false);
-    expect(g.records.filter((r) => r.domain === NCHWC_DOMAIN && r.opType === 'Conv').length).toBe(c.w[2]);
+    expect(g.records.filter((r) => r.domain === NCHWC_DOMAIN && r.opType === 'Conv').length).toBe(c.w.length === 5 ? c.w[2] : 1);
     const got = await run(g, c);
     expect(got.length).toBe(ref.length);
     let err = 0;
@@ -84,7 +89,7 @@ describe('3-D Conv lowered to the NCHWc 2-D kernels', () => {
     const c = lowered[0]!;
     const ref = await run(graph(c), c);
     const g = graph(c);
-    lowerConv3dToNchwc(g, { block: block === 16 ? 8 : 16, minVoxels: 1 });
+    lowerConvsToNchwc(g, { block: block === 16 ? 8 : 16, minVoxels: 1 });
     const got = await run(g, c);
     expect(got.some((v, i) => Math.abs(v - ref[i]!) > 1e-3)).toBe(true);
   });
@@ -94,15 +99,18 @@ describe('3-D Conv lowered to the NCHWc 2-D kernels', () => {
     { name: 'dilated', x: [1, 16, 8, 8, 8], w: [16, 16, 3, 3, 3], attrs: { dilations: [2, 2, 2] } },
     { name: 'grouped', x: [1, 32, 6, 6, 6], w: [32, 16, 3, 3, 3], attrs: { group: 2 } },
     { name: 'one output channel', x: [1, 16, 6, 6, 6], w: [1, 16, 3, 3, 3], attrs: { pads: [1, 1, 1, 1, 1, 1] } },
-    { name: '2-D', x: [1, 16, 6, 6], w: [16, 16, 3, 3], attrs: { pads: [1, 1, 1, 1] } },
+    { name: '2-D with a constant weight (ORT’s own NCHWc transformer takes it)', x: [1, 16, 6, 6], w: [16, 16, 3, 3], constantWeight: true, attrs: { pads: [1, 1, 1, 1] } },
+    { name: '2-D strided', x: [1, 16, 8, 8], w: [16, 16, 3, 3], attrs: { strides: [2, 2] } },
   ];
   it.each(kept)('$name conv is left as it is', (c) => {
     const g = graph(c);
-    expect(lowerConv3dToNchwc(g, { block: 16, minVoxels: 1 })).toBe(0);
+    expect(lowerConvsToNchwc(g, { block: 16, minVoxels: 1, minPixels: 1 })).toBe(0);
   });
 
-  it('small volumes stay on the 3-D Conv (below the measured break-even)', () => {
+  it('small volumes and images stay on the im2col Conv (below the measured break-even)', () => {
     const g = graph({ name: 'small', x: [1, 16, 16, 16, 16], w: [16, 16, 5, 5, 5], attrs: { pads: [2, 2, 2, 2, 2, 2] } });
-    expect(lowerConv3dToNchwc(g, { block: 16 })).toBe(0);
+    expect(lowerConvsToNchwc(g, { block: 16 })).toBe(0);
+    const g2 = graph({ name: 'small 2-D', x: [2, 16, 32, 32], w: [16, 16, 3, 3], attrs: { pads: [1, 1, 1, 1] } });
+    expect(lowerConvsToNchwc(g2, { block: 16 })).toBe(0);
   });
 });
