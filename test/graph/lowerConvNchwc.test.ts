@@ -3,14 +3,12 @@ import { GraphBuilder, createNodeRuntime, lowerConvsToNchwc, NCHWC_DOMAIN, probe
 
 const runtime = createNodeRuntime({ threads: 2 });
 
+/** Deterministic values in [-0.5, 0.5) (a sine hash: no RNG state to share). */
 function fill(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 4294967296 - 0.5;
-  }
-  return out;
+  return Float32Array.from({ length: n }, (_, i) => {
+    const v = Math.sin((i + 1) * 12.9898 + seed * 78.233) * 43758.5453;
+    return v - Math.floor(v) - 0.5;
+  });
 }
 
 interface Case {
