@@ -63,6 +63,8 @@ describe('Convs lowered to the NCHWc kernels', () => {
     { name: 'bias, uneven kernel and pads', x: [1, 32, 5, 6, 7], w: [16, 32, 3, 1, 2], bias: true, attrs: { pads: [0, 1, 2, 2, 0, 1] } },
     { name: 'no depth padding', x: [1, 16, 7, 4, 4], w: [16, 16, 3, 3, 3], attrs: { pads: [0, 1, 1, 0, 1, 1] } },
     { name: '2-D, batch 2, trainable weight, bias', x: [2, 32, 9, 7], w: [16, 32, 3, 3], bias: true, attrs: { pads: [1, 0, 1, 2] } },
+    { name: 'one output channel (kernel depths as channels), batch 2, bias', x: [2, 16, 7, 6, 5], w: [1, 16, 5, 3, 3], bias: true, attrs: { pads: [2, 1, 0, 2, 1, 1] } },
+    { name: 'two output channels x 3 depths', x: [1, 32, 5, 4, 6], w: [2, 32, 3, 3, 1], attrs: { pads: [0, 1, 0, 1, 1, 0] } },
   ];
   it.each(lowered)('$name: same values as the Conv (float32 summation order only)', async (c) => {
     if (!block) return;
@@ -70,7 +72,7 @@ describe('Convs lowered to the NCHWc kernels', () => {
     const g = graph(c);
     expect(lowerConvsToNchwc(g, { block, minVoxels: 1, minPixels: 1 })).toBe(1);
     expect(g.records.some((r) => r.opType === 'Conv' && r.domain === '')).toBe(false);
-    expect(g.records.filter((r) => r.domain === NCHWC_DOMAIN && r.opType === 'Conv').length).toBe(c.w.length === 5 ? c.w[2] : 1);
+    expect(g.records.filter((r) => r.domain === NCHWC_DOMAIN && r.opType === 'Conv').length).toBe(c.w.length === 5 && c.w[0]! % block === 0 ? c.w[2] : 1);
     const got = await run(g, c);
     expect(got.length).toBe(ref.length);
     let err = 0;
@@ -96,7 +98,7 @@ describe('Convs lowered to the NCHWc kernels', () => {
     { name: 'strided', x: [1, 16, 8, 8, 8], w: [16, 16, 2, 2, 2], attrs: { strides: [2, 2, 2] } },
     { name: 'dilated', x: [1, 16, 8, 8, 8], w: [16, 16, 3, 3, 3], attrs: { dilations: [2, 2, 2] } },
     { name: 'grouped', x: [1, 32, 6, 6, 6], w: [32, 16, 3, 3, 3], attrs: { group: 2 } },
-    { name: 'one output channel', x: [1, 16, 6, 6, 6], w: [1, 16, 3, 3, 3], attrs: { pads: [1, 1, 1, 1, 1, 1] } },
+    { name: 'output channels x kernel depths above one block', x: [1, 16, 6, 6, 6], w: [4, 16, 5, 3, 3], attrs: { pads: [2, 1, 1, 2, 1, 1] } },
     { name: '2-D with a constant weight (ORT’s own NCHWc transformer takes it)', x: [1, 16, 6, 6], w: [16, 16, 3, 3], constantWeight: true, attrs: { pads: [1, 1, 1, 1] } },
     { name: '2-D strided', x: [1, 16, 8, 8], w: [16, 16, 3, 3], attrs: { strides: [2, 2] } },
   ];
