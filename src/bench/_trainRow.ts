@@ -22,6 +22,8 @@ export interface RowJob {
   cpuMemArena?: boolean;
   memPattern?: boolean;
   threads?: number;
+  /** Runtime option nchwcConv (default on): false times the graphs without the NCHWc lowering. */
+  nchwcConv?: boolean;
 }
 
 export interface RowResult {
@@ -111,6 +113,7 @@ const runtime = createNodeRuntime({
   ...(job.threads ? { threads: job.threads } : {}),
   ...(job.cpuMemArena !== undefined ? { cpuMemArena: job.cpuMemArena } : {}),
   ...(job.memPattern !== undefined ? { memPattern: job.memPattern } : {}),
+  ...(job.nchwcConv !== undefined ? { nchwcConv: job.nchwcConv } : {}),
 });
 const result = job.kind === 'step' ? await stepRow(job, runtime) : await finetuneRow(job, runtime);
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -21,7 +21,7 @@ import { pytorchVNetStep, type TorchReference } from './pytorch/reference.js';
  * Env: SAB_BENCH_PYTHON (the Python to try first), SAB_THREADS, SAB_BENCH_REPEATS (default 3), SAB_BENCH_ROWS (comma-separated row numbers, 1-based),
  * SAB_BENCH_ARENA=1 (ORT CPU arena on; off by default, as in `sab finetune`), SAB_BENCH_MEMPATTERN=1 (memory pattern on;
  * off by default, as in `sab finetune`),
- * SAB_BENCH_FINETUNE=0 (steps only).
+ * SAB_BENCH_FINETUNE=0 (steps only), SAB_BENCH_NCHWC=0 (convs without the NCHWc lowering, as before round five).
  */
 
 interface Row {
@@ -60,9 +60,10 @@ export async function run(): Promise<void> {
   // Default as `sab finetune` runs: CPU arena and memory pattern off (SAB_BENCH_ARENA=1, SAB_BENCH_MEMPATTERN=1 turn them on).
   const memory = { cpuMemArena: process.env['SAB_BENCH_ARENA'] === '1', memPattern: process.env['SAB_BENCH_MEMPATTERN'] === '1' };
   const wanted = process.env['SAB_BENCH_ROWS']?.split(',').map(Number);
-  const base = { repeats, ...(threads ? { threads } : {}), ...memory };
+  const nchwc = process.env['SAB_BENCH_NCHWC'] === '0' ? { nchwcConv: false } : {};
+  const base = { repeats, ...(threads ? { threads } : {}), ...memory, ...nchwc };
   process.stdout.write(
-    `ONNX Runtime CPU${threads ? `, ${threads} threads` : ''}, CPU arena ${memory.cpuMemArena === false ? 'off' : 'on'}, memory pattern ${memory.memPattern === false ? 'off' : 'on'}; ` +
+    `ONNX Runtime CPU${threads ? `, ${threads} threads` : ''}, CPU arena ${memory.cpuMemArena === false ? 'off' : 'on'}, memory pattern ${memory.memPattern === false ? 'off' : 'on'}, NCHWc lowering ${nchwc.nchwcConv === false ? 'off' : 'on'}; ` +
       `median of ${repeats} after a warm-up; PyTorch figures quoted from issue 13 (torch 1.13 CPU, 2 threads).\n`,
   );
   const vnetRow = ROWS.length;

@@ -128,15 +128,16 @@ export class Runtime {
 
   /**
    * Provider-specific rewrites of a finished graph, before it is serialized for `session(..., provider)`: on the
-   * CPU provider, large 3-D convs and training's 2-D convs go to the NCHWc kernels once a probe has confirmed
-   * their filter layout here.
+   * CPU provider, large convs go to the NCHWc kernels once a probe has confirmed their filter layout here
+   * (`training`: a training graph, whose peak memory rules out the 3-D kind).
    */
-  async lower(g: GraphBuilder, provider?: ExecutionProvider): Promise<void> {
-    const wanted = this.cudaFailed ? 'cpu' : (provider ?? this.device);
-    if (wanted !== 'cpu' || this.options.nchwcConv === false || !hasLowerableConv(g)) return;
+  async lower(g: GraphBuilder, opts: { provider?: ExecutionProvider; training?: boolean } = {}): Promise<void> {
+    const wanted = this.cudaFailed ? 'cpu' : (opts.provider ?? this.device);
+    const conv3d = !opts.training; // see ConvLowering.conv3d: its transient memory would raise a training step's peak
+    if (wanted !== 'cpu' || this.options.nchwcConv === false || !hasLowerableConv(g, conv3d)) return;
     this.nchwcBlock ??= probeNchwcBlock((model, label) => this.session(model, label, 'cpu')).catch(() => null);
     const block = await this.nchwcBlock;
-    if (block) lowerConvsToNchwc(g, { block });
+    if (block) lowerConvsToNchwc(g, { block, conv3d });
   }
 
   private sessionOptions(provider: ExecutionProvider): InferenceSession.SessionOptions {

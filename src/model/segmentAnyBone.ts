@@ -270,7 +270,7 @@ export class SegmentAnyBone {
         const t0 = performance.now();
         try {
           const g = build();
-          await this.runtime.lower(g, provider);
+          await this.runtime.lower(g, { provider });
           const bytes = g.toBytes();
           g.initializers.clear(); // drop the builder's references before ONNX Runtime copies the weights
           return await this.runtime.session(bytes, g.name, provider);

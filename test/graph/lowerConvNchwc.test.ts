@@ -107,6 +107,13 @@ describe('Convs lowered to the NCHWc kernels', () => {
     expect(lowerConvsToNchwc(g, { block: 16, minVoxels: 1, minPixels: 1 })).toBe(0);
   });
 
+  it('conv3d: false (training graphs) keeps the block-multiple 3-D convs and still lowers the narrow ones', () => {
+    const wide = graph(lowered[0]!);
+    expect(lowerConvsToNchwc(wide, { block: 16, minVoxels: 1, conv3d: false })).toBe(0);
+    const narrow = graph(lowered[4]!);
+    expect(lowerConvsToNchwc(narrow, { block: 16, minVoxels: 1, conv3d: false })).toBe(1);
+  });
+
   it('small volumes and images stay on the im2col Conv (below the measured break-even)', () => {
     const g = graph({ name: 'small', x: [1, 16, 16, 16, 16], w: [16, 16, 5, 5, 5], attrs: { pads: [2, 2, 2, 2, 2, 2] } });
     expect(lowerConvsToNchwc(g, { block: 16 })).toBe(0);

@@ -18,6 +18,13 @@ export interface ConvLowering {
   /** Thresholds (defaults above); 1 lowers every convolution that otherwise qualifies (tests, the probe). */
   minVoxels?: number;
   minPixels?: number;
+  /**
+   * Lower 3-D convs with a block-multiple of output channels (default true). Each costs ~66 MB more transient
+   * memory than ORT's im2col conv at the VNet's 64^3 32-channel layer (the depth-major copies of its input and
+   * output); a training graph's peak has that on top of every saved activation (VNet step 1320 -> 1512 MiB), so
+   * training turns it off. The narrow (few output channels) and 2-D kinds cost nothing measurable and stay on.
+   */
+  conv3d?: boolean;
 }
 
 const NC = { domain: NCHWC_DOMAIN, dtype: 'float32' as const };
@@ -70,14 +77,17 @@ function lowerable(g: GraphBuilder, r: OpRecord, opts: Required<ConvLowering>, p
   const out = x.slice(2).map((s, i) => s + p[i]! + p[i + nsp]! - w[i + 2]! + 1);
   if (out.some((o) => o < 1)) return undefined;
   const size = out.reduce((a, b) => a * b, 1);
-  if (nsp === 3) return size >= opts.minVoxels ? { kind: co % opts.block === 0 ? '3d' : '3d-narrow', x, w } : undefined;
+  if (nsp === 3) {
+    const kind = co % opts.block === 0 ? '3d' : '3d-narrow';
+    return size >= opts.minVoxels && (kind === '3d-narrow' || opts.conv3d) ? { kind, x, w } : undefined;
+  }
   // A 2-D conv with constant weights is left to ORT's own NCHWc transformer, which reorders them once and keeps
   // chains of NCHWc ops in the blocked layout; only weights computed from graph inputs (training) come here.
   return n * size >= opts.minPixels && readsGraphInput(g, producer(), r.inputs[1]!) ? { kind: '2d', x, w } : undefined;
 }
 
 function withDefaults(lowering: ConvLowering): Required<ConvLowering> {
-  return { minVoxels: CONV3D_NCHWC_MIN_VOXELS, minPixels: CONV2D_NCHWC_MIN_PIXELS, ...lowering };
+  return { minVoxels: CONV3D_NCHWC_MIN_VOXELS, minPixels: CONV2D_NCHWC_MIN_PIXELS, conv3d: true, ...lowering };
 }
 
 /**
@@ -110,9 +120,9 @@ export function lowerConvsToNchwc(g: GraphBuilder, lowering: ConvLowering): numb
 }
 
 /** True when `lowerConvsToNchwc` (default thresholds) may lower a conv: checked with the smallest block, 4, which every larger block is a multiple of. */
-export function hasLowerableConv(g: GraphBuilder): boolean {
+export function hasLowerableConv(g: GraphBuilder, conv3d = true): boolean {
   let producer: Map<string, OpRecord> | undefined;
-  const opts = withDefaults({ block: 4 });
+  const opts = withDefaults({ block: 4, conv3d });
   return g.records.some((r) => lowerable(g, r, opts, () => (producer ??= producersOf(g.records))) !== undefined);
 }
 
@@ -132,6 +142,16 @@ function emitBlockedConv2d(g: GraphBuilder, r: OpRecord, wShape: number[], B: nu
   const xb = g.op('ReorderInput', [x], {}, NC);
   const y = g.op('Conv', bias ? [xb, wb, bias] : [xb, wb], attrs, NC);
   return g.op('ReorderOutput', [y], { channels: co }, NC);
+}
+
+/**
+ * An int64 [1] zero that ONNX Runtime can only compute after `v` (its first value, whatever it is: NaN and
+ * infinities included, `isnan & !isnan` is false). Orders a later node after v's producer at the cost of 6 tiny ops.
+ */
+function zeroAfter(g: GraphBuilder, v: Value): Value {
+  const first = g.reshape(g.op('Slice', [g.reshape(v, [-1]), g.int64s([0]), g.int64s([1]), g.int64s([0])]), [1]);
+  const nan = g.op('IsNaN', [first]);
+  return g.op('Cast', [g.op('And', [nan, g.op('Not', [nan])])], { to: 7 }, { dtype: 'int64' });
 }
 
 /** [N, Ci, D, H, W] -> blocked [N * Dp, Ci, H, W]: depth next to the batch, zero-padded in depth by pd0 / pd1. */
@@ -164,7 +184,10 @@ function emitBlockedConv3d(g: GraphBuilder, r: OpRecord, xShape: number[], wShap
   let y: Value | null = null;
   for (let t = 0; t < kd; t++) {
     const wt = g.reshape(g.slice(wb, [t], [t + 1], [0]), [co, ci, kh, kw]);
-    const xs = n > 1 ? g.reshape(g.slice(xb5, [t], [t + dOut], [1]), [n * dOut, ci, h, wd]) : g.slice(xb, [t], [t + dOut], [0]);
+    // ORT would run every slab's Slice before the first conv (all kd slabs alive at once: +130 MB for the VNet's
+    // 64^3 layer); a zero computed from the previous term's output makes slab t wait for conv t-1.
+    const at = y ? g.add(g.int64s([t]), zeroAfter(g, y)) : g.int64s([t]);
+    const xs = n > 1 ? g.reshape(g.op('Slice', [xb5, at, g.add(at, g.int64s([dOut])), g.int64s([1])]), [n * dOut, ci, h, wd]) : g.op('Slice', [xb, at, g.add(at, g.int64s([dOut])), g.int64s([0])]);
     const ins: (Value | null)[] = [xs, wt, t === 0 ? bias : null, y];
     while (ins.at(-1) === null) ins.pop();
     y = g.op('Conv', ins, attrs, NC);

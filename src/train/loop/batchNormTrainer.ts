@@ -110,7 +110,7 @@ export interface FinetuneTrainer {
 export async function openFinetuneTrainer(runtime: Runtime, options: TrainerOptions): Promise<FinetuneTrainer> {
   const { graph, keys } = buildStageTrainGraph(options);
   const batchNorms = addBatchNormStatOutputs(graph.g, options.weights);
-  await runtime.lower(graph.g);
+  await runtime.lower(graph.g, { training: true });
   const bytes = graph.g.toBytes();
   graph.g.initializers.clear();
   const session = await runtime.session(bytes, graph.g.name);

@@ -195,7 +195,7 @@ export function buildStageTrainGraph(options: TrainerOptions, forwardOnly?: read
 export function forwardOpener(runtime: Runtime, options: TrainerOptions): (params: readonly string[]) => Promise<Session> {
   return async (params) => {
     const { graph } = buildStageTrainGraph(options, params);
-    await runtime.lower(graph.g);
+    await runtime.lower(graph.g, { training: true });
     return runtime.session(graph.g.toBytes(), `${graph.g.name}_forward`);
   };
 }
@@ -203,7 +203,7 @@ export function forwardOpener(runtime: Runtime, options: TrainerOptions): (param
 /** Builds the training graph of a stage (see buildStageTrainGraph) and opens it. */
 export async function createTrainer(runtime: Runtime, options: TrainerOptions): Promise<Trainer> {
   const { graph, keys } = buildStageTrainGraph(options);
-  await runtime.lower(graph.g);
+  await runtime.lower(graph.g, { training: true });
   const session = await runtime.session(graph.g.toBytes(), graph.g.name);
   return new Trainer(graph, session, options, keys, forwardOpener(runtime, options));
 }
