@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { batchStatsNorm } from '../../src/model/layers.js';
-import { weightGrad3dBySlabs } from '../../src/train/autodiff/conv-weight-grad-3d.js';
+import { weightGrad3dByPlanes } from '../../src/train/autodiff/conv-weight-grad-3d.js';
 import { maxAbsDiff, randn, seededRandom } from '../graph/reference.js';
 import { awayFromZero, gradCheck, positive, runtime, type GradCase } from './gradcheck.js';
 
@@ -139,8 +139,8 @@ const cases: Record<string, GradCase> = {
     inputs: { x: [1, 6, 2, 3, 2], w: [5, 6, 3, 3, 3] },
     build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [1, 2, 1, 1, 0, 1] }),
   },
-  'Conv 3-D 5x5x5 stride 1 over 16^3, 8 channels (dW by depth-slab GEMMs, several slabs)': {
-    inputs: { x: [1, 8, 16, 16, 16], w: [8, 8, 5, 5, 5] },
+  'Conv 3-D 5x5x5 stride 1 over 32^3, 8 channels (dW by per-plane GEMMs)': {
+    inputs: { x: [1, 8, 32, 32, 32], w: [8, 8, 5, 5, 5] },
     build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [2, 2, 2, 2, 2, 2] }),
   },
   'ConvTranspose 3-D 2x2x2 stride 2 with bias, and 2-D': {
@@ -202,25 +202,25 @@ function weightGrad3dRef(x: Float32Array, xs: number[], dy: Float32Array, ys: nu
   return out;
 }
 
-describe('3-D weight gradient by depth-slab GEMMs (weightGrad3dBySlabs) equals the direct sum', () => {
-  // Batch 2, uneven pads, a non-cubic kernel; slab lengths that split inside a depth row, at whole depth rows, and one slab.
-  const xs = [2, 3, 5, 6, 7];
-  const k = [3, 4, 2];
-  const pads = [1, 2, 0, 2, 1, 1];
-  const ys = [2, 4, xs[2]! + pads[0]! + pads[3]! - k[0]! + 1, xs[3]! + pads[1]! + pads[4]! - k[1]! + 1, xs[4]! + pads[2]! + pads[5]! - k[2]! + 1];
-  const rnd = seededRandom(7);
-  const x = randn(xs.reduce((p, d) => p * d, 1), rnd);
-  const dy = randn(ys.reduce((p, d) => p * d, 1), rnd);
-  const ref = weightGrad3dRef(x, xs, dy, ys, k, pads);
-  for (const slabPositions of [2 * ys[4]!, 3 * 9 * ys[4]!, 1e6]) {
-    it(`slabs of ${slabPositions} positions`, async () => {
-      const g = new GraphBuilder('slab-wgrad');
-      const dw = weightGrad3dBySlabs(g, g.input('x', 'float32', xs), xs, g.input('dy', 'float32', ys), ys, k, pads, { slabPositions });
-      g.output(dw, 'dw');
-      const session = await runtime.session(g.toBytes(), 'slab-wgrad');
+describe('3-D weight gradient by per-plane GEMMs (weightGrad3dByPlanes) equals the direct sum', () => {
+  const cases: { name: string; xs: number[]; co: number; k: number[]; pads: number[] }[] = [
+    { name: 'batch 2, uneven pads, a 3x4x2 kernel', xs: [2, 3, 5, 6, 7], co: 4, k: [3, 4, 2], pads: [1, 2, 0, 2, 1, 1] },
+    // 37 depth planes: more partial products per depth offset than one Sum takes, so the grouped sums are checked.
+    { name: 'batch 1, 37 depth planes, 5x5x5 pad 2', xs: [1, 2, 37, 4, 3], co: 3, k: [5, 5, 5], pads: [2, 2, 2, 2, 2, 2] },
+  ];
+  for (const { name, xs, co, k, pads } of cases) {
+    it(name, async () => {
+      const ys = [xs[0]!, co, ...k.map((kk, i) => xs[i + 2]! + pads[i]! + pads[i + 3]! - kk + 1)];
+      const rnd = seededRandom(7);
+      const x = randn(xs.reduce((p, d) => p * d, 1), rnd);
+      const dy = randn(ys.reduce((p, d) => p * d, 1), rnd);
+      const g = new GraphBuilder('plane-wgrad');
+      g.output(weightGrad3dByPlanes(g, g.input('x', 'float32', xs), xs, g.input('dy', 'float32', ys), ys, k, pads), 'dw');
+      const session = await runtime.session(g.toBytes(), 'plane-wgrad');
       const out = await session.run({ x: { data: x, dims: xs }, dy: { data: dy, dims: ys } });
       await session.release();
-      expect(out['dw']!.dims).toEqual([4, 3, ...k]);
+      expect(out['dw']!.dims).toEqual([co, xs[1]!, ...k]);
+      const ref = weightGrad3dRef(x, xs, dy, ys, k, pads);
       const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       expect(maxAbsDiff(out['dw']!.data as Float32Array, ref) / scale).toBeLessThan(1e-5);
     });

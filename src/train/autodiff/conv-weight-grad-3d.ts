@@ -2,31 +2,26 @@ import type { GraphBuilder, Value } from '../../graph/builder.js';
 import { numelOf } from './shapes.js';
 
 /**
- * Weight gradient of a stride-1, undilated, ungrouped 3-D Conv over a large volume as a few big GEMMs.
+ * Weight gradient of a stride-1, undilated, ungrouped 3-D Conv over a large volume as GEMMs, plane by plane.
  *
- * dW[o, i, kd, kh, kw] = sum_{n, d, h, w} dY[n, o, d, h, w] * Xp[n, i, d + kd, h + kh, w + kw] (Xp: the input
- * zero-padded by the conv's pads). The dY-as-kernel Conv (weightGrad) pays for an im2col of the input with
- * all KD*KH*KW offsets (~4.2 GB written and read for VNet's 64^3 32-channel layer) and ran at a third of GEMM
- * speed. Here the offsets are split between the two operands so that each is copied only a few times:
- * - X5: the KW W-shifts of Xp stacked on the channels, [N, Ci*KW, Dp*Hp*Yw], so kw is inside the GEMM's
- *   columns. On that flattened padded-H grid a (kd, kh) offset is one contiguous shift s = kd*Hp*Yw + kh*Yw.
- * - A: dY with its H extent padded to Hp (the extra rows are zero, so the shifted rows never wrap into the
- *   next depth row with a non-zero value), flattened and shifted by each of the KD*KH offsets: [N, KD*KH*Co, L].
- * Then A x X5^T = [KD*KH*Co, Ci*KW] holds every (kd, kh, o, i, kw) at once (M = 800, N = 160 for 32 channels),
- * reordered to [Co, Ci, KD, KH, KW] at the end. The contraction runs over depth slabs of the padded grid
- * (each A slab reads dY with its halo of shifts), with the partial GEMMs summed, so that the shifted copy of dY
- * stays within `slabBytes` instead of 25x dY for the whole volume.
+ * dW[o, i, a, b, t] = sum_{n, d, h, w} dY[n, o, d, h, w] * Xp[n, i, d + a, h + b, w + t] (Xp: the input zero-padded
+ * by the conv's pads). The dY-as-kernel Conv (weightGrad) pays for an im2col of the input with all KD*KH*KW
+ * offsets (~4.2 GB written and read for VNet's 64^3 32-channel layer) and ran at a third of GEMM speed. Here the
+ * offsets are split between the two operands so that each is copied only KW or KH times:
+ * - X5(r): the KW W-shifts of depth plane r of Xp stacked on the channels, [N, Ci*KW, Hp*Yw] (kw is in the GEMM's
+ *   columns). On that flattened padded-H plane an H offset b is one contiguous shift by b*Yw.
+ * - B(d): depth plane d of dY, its H extent zero-padded to Hp, shifted by each of the KH H offsets: [N, KH*Co, Hp*Yw].
+ *   A shift reaching before the plane's start reads the previous plane's padded rows, which are zero.
+ * Then dW's depth offset a is the sum over d of B(d) x X5(d + a)^T = [KH*Co, Ci*KW] (for 32 channels a 160 x 160
+ * GEMM with a 4352-long contraction at 64^3), reordered to [Co, Ci, KD, KH, KW] at the end. Each X5 plane serves
+ * KD GEMMs and lives only while they run, so the extra memory is a few planes, not a multiple of the volume.
+ * Slabs of several planes with all KD*KH shifts in one GEMM ran no faster and made ~15k-node graphs that took
+ * ONNX Runtime 25 s to optimize; this graph has ~25 nodes per plane.
  */
-export interface SlabWeightGradOptions {
-  /** Contraction length of each slab's GEMM (grid positions, rounded to whole W rows; whole depth rows when >= one). */
-  slabPositions?: number;
-}
+/** Partial products summed in groups, so that at most this many [KH*Co, Ci*KW] partials per depth offset are live. */
+const PARTIALS_PER_SUM = 16;
 
-function defaultSlabPositions(cols: number): number {
-  return Number(process.env['WG_LEN'] ?? 1024) + 0 * cols;
-}
-
-export function weightGrad3dBySlabs(
+export function weightGrad3dByPlanes(
   g: GraphBuilder,
   x: Value,
   xShape: readonly number[],
@@ -34,64 +29,64 @@ export function weightGrad3dBySlabs(
   dyShape: readonly number[],
   kernel: readonly number[],
   pads: readonly number[],
-  options: SlabWeightGradOptions = {},
 ): Value {
   const [n, ci, xd, xh, xw] = xShape as [number, number, number, number, number];
   const [, co, yd, yh, yw] = dyShape as [number, number, number, number, number];
   const [kd, kh, kw] = kernel as [number, number, number];
-  const dp = xd + pads[0]! + pads[3]!;
   const hp = xh + pads[1]! + pads[4]!;
-  if (dp - kd + 1 !== yd || hp - kh + 1 !== yh || xw + pads[2]! + pads[5]! - kw + 1 !== yw) {
-    throw new Error(`internal: weightGrad3dBySlabs needs a stride-1 undilated conv (x ${xShape}, dY ${dyShape}, kernel ${kernel})`);
+  if (xd + pads[0]! + pads[3]! - kd + 1 !== yd || hp - kh + 1 !== yh || xw + pads[2]! + pads[5]! - kw + 1 !== yw) {
+    throw new Error(`internal: weightGrad3dByPlanes needs a stride-1 undilated conv (x ${xShape}, dY ${dyShape}, kernel ${kernel})`);
   }
   const xp = pads.some((p) => p !== 0) ? g.op('Pad', [x, g.int64s([0, 0, ...pads.slice(0, 3), 0, 0, ...pads.slice(3)])]) : x;
-  const plane = hp * yw; // one depth row of the flattened padded-H grid
-  // dY padded: kd rows of zeros before (>= the largest shift), kd - 1 after (the grid has Dp = Yd + kd - 1 rows), H to Hp.
-  const dyBig = g.reshape(g.op('Pad', [dy, g.int64s([0, 0, kd, 0, 0, 0, 0, kd - 1, kh - 1, 0])]), [n, co, (yd + 2 * kd - 1) * plane]);
-  const offset = kd * plane; // index in dyBig of dY's first element
-  const shifts = kd * kh;
-  // Slab size in grid rows (yw values each): whole depth rows when the budget holds one, else a block of H rows.
-  const gridRows = Math.max(1, Math.round((options.slabPositions ?? defaultSlabPositions(ci * kw)) / yw));
-  const depthRows = Math.min(dp, Math.floor(gridRows / hp));
-  const slabs: { d: [number, number]; h: [number, number] }[] = [];
-  if (depthRows >= 1) for (let r0 = 0; r0 < dp; r0 += depthRows) slabs.push({ d: [r0, Math.min(dp, r0 + depthRows)], h: [0, hp] });
-  else for (let r = 0; r < dp; r++) for (let h0 = 0; h0 < hp; h0 += gridRows) slabs.push({ d: [r, r + 1], h: [h0, Math.min(hp, h0 + gridRows)] });
-  const partials: Value[] = [];
-  for (const { d, h } of slabs) {
-    const len = (d[1] - d[0]) * (h[1] - h[0]) * yw;
-    const xCols: Value[] = [];
-    for (let t = 0; t < kw; t++) xCols.push(g.unsqueeze(g.slice(xp, [d[0], h[0], t], [d[1], h[1], t + yw], [2, 3, 4]), [2]));
-    const x5 = g.reshape(g.concat(xCols, 2), [n, ci * kw, len]);
-    const aRows: Value[] = [];
-    for (let a = 0; a < kd; a++) {
-      for (let b = 0; b < kh; b++) {
-        // A[q] = dY[q - s] for q in this slab of the X5 grid.
-        const start = offset + (d[0] * hp + h[0]) * yw - (a * plane + b * yw);
-        aRows.push(g.slice(dyBig, [start], [start + len], [2]));
-      }
+  const plane = hp * yw; // one depth plane of the flattened padded-H grid
+  // dY with one zero plane before it (read by the H shifts of plane 0) and its H extent padded to Hp.
+  const dyP = g.reshape(g.op('Pad', [dy, g.int64s([0, 0, 1, 0, 0, 0, 0, 0, kh - 1, 0])]), [n, co, (yd + 1) * plane]);
+  // X5 planes are emitted when first needed, so ONNX Runtime's order (and buffer reuse) follows the planes.
+  const x5t: Value[] = [];
+  const x5Plane = (r: number): Value => {
+    while (x5t.length <= r) {
+      const q = x5t.length;
+      const cols: Value[] = [];
+      for (let t = 0; t < kw; t++) cols.push(g.unsqueeze(g.slice(xp, [q, 0, t], [q + 1, hp, t + yw], [2, 3, 4]), [2]));
+      x5t.push(g.transpose(g.reshape(g.concat(cols, 2), [n, ci * kw, plane]), [0, 2, 1]));
     }
-    if (process.env['WG_T']) partials.push(g.transpose(g.matmul(x5, g.transpose(g.concat(aRows, 1), [0, 2, 1])), [0, 2, 1]));
-    else partials.push(g.matmul(g.concat(aRows, 1), g.transpose(x5, [0, 2, 1])));
+    return x5t[r]!;
+  };
+  const acc: Value[][] = Array.from({ length: kd }, () => []);
+  for (let r = 0; r < yd; r++) {
+    const rows: Value[] = [];
+    for (let b = 0; b < kh; b++) {
+      const start = (r + 1) * plane - b * yw;
+      rows.push(g.slice(dyP, [start], [start + plane], [2]));
+    }
+    const bPlane = g.concat(rows, 1);
+    for (let a = 0; a < kd; a++) {
+      acc[a]!.push(g.matmul(bPlane, x5Plane(r + a)));
+      if (acc[a]!.length === PARTIALS_PER_SUM) acc[a] = [g.op('Sum', acc[a]!)];
+    }
   }
-  let r = partials.length === 1 ? partials[0]! : g.op('Sum', partials);
-  r = n === 1 ? g.reshape(r, [shifts * co, ci * kw]) : g.reduceSum(r, [0], false);
-  // [(kd, kh, o), (i, kw)] -> [o, i, kd, kh, kw]
-  return g.transpose(g.reshape(r, [kd, kh, co, ci, kw]), [2, 3, 0, 1, 4]);
+  // [N, (a, b, o), (i, t)] -> [o, i, a, b, t]
+  let res = g.concat(acc.map((l) => (l.length === 1 ? l[0]! : g.op('Sum', l))), 1);
+  res = n === 1 ? g.reshape(res, [kd * kh * co, ci * kw]) : g.reduceSum(res, [0], false);
+  return g.transpose(g.reshape(res, [kd, kh, co, ci, kw]), [2, 3, 0, 1, 4]);
 }
 
-/** Output positions from which weightGrad3dBySlabs is used (measured: see DESIGN.md, "VNet speed"). */
-export const MIN_SLAB_POSITIONS = 16 ** 3;
+/**
+ * Output positions from which weightGrad3dByPlanes is used: at 32^3 and above it beat the dY-as-kernel Conv on
+ * VNet's layers; at 16^3 the planes (320 positions) are too short a contraction (see DESIGN.md, "VNet speed").
+ */
+export const MIN_PLANE_GEMM_POSITIONS = 32 ** 3;
 
 /** Input and output channels from which it is used (a 1-channel input makes a 5-column GEMM). */
-export const MIN_SLAB_CHANNELS = 8;
+export const MIN_PLANE_GEMM_CHANNELS = 8;
 
-/** Whether the slab GEMMs apply: 3-D, stride 1, no dilation, one group, a kernel with many offsets, a large volume. */
-export function slabWeightGradApplies(
+/** Whether the plane GEMMs apply: 3-D, stride 1, no dilation, one group, a kernel with many offsets, a large volume. */
+export function planeGemmWeightGradApplies(
   xShape: readonly number[],
   dyShape: readonly number[],
   kernel: readonly number[],
   a: { strides: readonly number[]; dilations: readonly number[]; group: number },
-  minPositions = MIN_SLAB_POSITIONS,
+  minPositions = MIN_PLANE_GEMM_POSITIONS,
 ): boolean {
   return (
     kernel.length === 3 &&
@@ -100,8 +95,8 @@ export function slabWeightGradApplies(
     a.dilations.every((d) => d === 1) &&
     kernel[0]! > 1 &&
     kernel[1]! > 1 &&
-    xShape[1]! >= MIN_SLAB_CHANNELS &&
-    dyShape[1]! >= MIN_SLAB_CHANNELS &&
+    xShape[1]! >= MIN_PLANE_GEMM_CHANNELS &&
+    dyShape[1]! >= MIN_PLANE_GEMM_CHANNELS &&
     numelOf(dyShape.slice(2)) >= minPositions &&
     xShape.length === 5
   );
