@@ -18,7 +18,7 @@ import { numelOf } from './shapes.js';
  * Slabs of several planes with all KD*KH shifts in one GEMM ran no faster and made ~15k-node graphs that took
  * ONNX Runtime 25 s to optimize; this graph has ~25 nodes per plane.
  */
-/** Partial products summed in groups, so that at most this many [KH*Co, Ci*KW] partials per depth offset are live. */
+/** Per-plane products summed in groups, so that at most this many [KD*KH*Co, Ci*KW] partials are live. */
 const PARTIALS_PER_SUM = 16;
 
 export function weightGrad3dByPlanes(
@@ -37,36 +37,50 @@ export function weightGrad3dByPlanes(
   if (xd + pads[0]! + pads[3]! - kd + 1 !== yd || hp - kh + 1 !== yh || xw + pads[2]! + pads[5]! - kw + 1 !== yw) {
     throw new Error(`internal: weightGrad3dByPlanes needs a stride-1 undilated conv (x ${xShape}, dY ${dyShape}, kernel ${kernel})`);
   }
-  const xp = pads.some((p) => p !== 0) ? g.op('Pad', [x, g.int64s([0, 0, ...pads.slice(0, 3), 0, 0, ...pads.slice(3)])]) : x;
   const plane = hp * yw; // one depth plane of the flattened padded-H grid
-  // dY with one zero plane before it (read by the H shifts of plane 0) and its H extent padded to Hp.
-  const dyP = g.reshape(g.op('Pad', [dy, g.int64s([0, 0, 1, 0, 0, 0, 0, 0, kh - 1, 0])]), [n, co, (yd + 1) * plane]);
-  // X5 planes are emitted when first needed, so ONNX Runtime's order (and buffer reuse) follows the planes.
-  const x5t: Value[] = [];
-  const x5Plane = (r: number): Value => {
+  // X5 planes are built when first needed, each from one input plane padded in H and W; the depth padding
+  // planes are zero, so their products are skipped.
+  const x5t: (Value | null)[] = [];
+  const x5Plane = (r: number): Value | null => {
     while (x5t.length <= r) {
-      const q = x5t.length;
+      const d = x5t.length - pads[0]!;
+      if (d < 0 || d >= xd) {
+        x5t.push(null);
+        continue;
+      }
+      const xPlane = g.op('Pad', [g.slice(x, [d], [d + 1], [2]), g.int64s([0, 0, 0, pads[1]!, pads[2]!, 0, 0, 0, pads[4]!, pads[5]!])]);
       const cols: Value[] = [];
-      for (let t = 0; t < kw; t++) cols.push(g.unsqueeze(g.slice(xp, [q, 0, t], [q + 1, hp, t + yw], [2, 3, 4]), [2]));
+      for (let t = 0; t < kw; t++) cols.push(g.unsqueeze(g.slice(xPlane, [t], [t + yw], [4]), [2]));
       x5t.push(g.transpose(g.reshape(g.concat(cols, 2), [n, ci * kw, plane]), [0, 2, 1]));
     }
     return x5t[r]!;
   };
-  const acc: Value[][] = Array.from({ length: kd }, () => []);
+  let zeros: Value | null = null;
+  // Per dY plane, the KD products side by side ([N, (a, b, o), (i, t)]), summed over the planes in a left-deep chain:
+  // ONNX Runtime orders the nodes depth-first from the output, so this keeps it plane by plane, each plane's
+  // copies freed before the next (per-offset sums would keep every dY plane alive until the last offset).
+  let total: Value | null = null;
+  let pending: Value[] = [];
   for (let r = 0; r < yd; r++) {
+    // dY plane r padded by KH - 1 zero rows on both sides of H: the H shift b is the window from row KH - 1 - b.
+    const dyPlane = g.reshape(g.op('Pad', [g.slice(dy, [r], [r + 1], [2]), g.int64s([0, 0, 0, kh - 1, 0, 0, 0, 0, kh - 1, 0])]), [n, co, (yh + 2 * (kh - 1)) * yw]);
     const rows: Value[] = [];
-    for (let b = 0; b < kh; b++) {
-      const start = (r + 1) * plane - b * yw;
-      rows.push(g.slice(dyP, [start], [start + plane], [2]));
-    }
+    for (let b = 0; b < kh; b++) rows.push(g.slice(dyPlane, [(kh - 1 - b) * yw], [(kh - 1 - b) * yw + plane], [2]));
     const bPlane = g.concat(rows, 1);
-    for (let a = 0; a < kd; a++) {
-      acc[a]!.push(g.matmul(bPlane, x5Plane(r + a)));
-      if (acc[a]!.length === PARTIALS_PER_SUM) acc[a] = [g.op('Sum', acc[a]!)];
+    const products = Array.from({ length: kd }, (_, a) => {
+      const x5 = x5Plane(r + a);
+      if (x5) return g.matmul(bPlane, x5);
+      zeros ??= g.op('Expand', [g.scalar(0), g.int64s([n, kh * co, ci * kw])]);
+      return zeros;
+    });
+    pending.push(g.concat(products, 1));
+    if (pending.length === PARTIALS_PER_SUM || r === yd - 1) {
+      total = g.op('Sum', total ? [total, ...pending] : pending);
+      pending = [];
     }
   }
+  let res = total!;
   // [N, (a, b, o), (i, t)] -> [o, i, a, b, t]
-  let res = g.concat(acc.map((l) => (l.length === 1 ? l[0]! : g.op('Sum', l))), 1);
   res = n === 1 ? g.reshape(res, [kd * kh * co, ci * kw]) : g.reduceSum(res, [0], false);
   return g.transpose(g.reshape(res, [kd, kh, co, ci, kw]), [2, 3, 0, 1, 4]);
 }
