@@ -18,9 +18,6 @@ import { numelOf } from './shapes.js';
  * Slabs of several planes with all KD*KH shifts in one GEMM ran no faster and made ~15k-node graphs that took
  * ONNX Runtime 25 s to optimize; this graph has ~25 nodes per plane.
  */
-/** Per-plane products summed in groups, so that at most this many [KD*KH*Co, Ci*KW] partials are live. */
-const PARTIALS_PER_SUM = 16;
-
 export function weightGrad3dByPlanes(
   g: GraphBuilder,
   x: Value,
@@ -38,6 +35,9 @@ export function weightGrad3dByPlanes(
     throw new Error(`internal: weightGrad3dByPlanes needs a stride-1 undilated conv (x ${xShape}, dY ${dyShape}, kernel ${kernel})`);
   }
   const plane = hp * yw; // one depth plane of the flattened padded-H grid
+  // The channel range (all of it) keeps ONNX Runtime from fusing the plane Slices into one Split, whose outputs,
+  // a whole copy of the input, would all be allocated at once.
+  const depthPlane = (v: Value, channels: number, d: number) => g.slice(v, [0, d], [channels, d + 1], [1, 2]);
   // X5 planes are built when first needed, each from one input plane padded in H and W; the depth padding
   // planes are zero, so their products are skipped.
   const x5t: (Value | null)[] = [];
@@ -48,7 +48,7 @@ export function weightGrad3dByPlanes(
         x5t.push(null);
         continue;
       }
-      const xPlane = g.op('Pad', [g.slice(x, [d], [d + 1], [2]), g.int64s([0, 0, 0, pads[1]!, pads[2]!, 0, 0, 0, pads[4]!, pads[5]!])]);
+      const xPlane = g.op('Pad', [depthPlane(x, ci, d), g.int64s([0, 0, 0, pads[1]!, pads[2]!, 0, 0, 0, pads[4]!, pads[5]!])]);
       const cols: Value[] = [];
       for (let t = 0; t < kw; t++) cols.push(g.unsqueeze(g.slice(xPlane, [t], [t + yw], [4]), [2]));
       x5t.push(g.transpose(g.reshape(g.concat(cols, 2), [n, ci * kw, plane]), [0, 2, 1]));
@@ -56,14 +56,10 @@ export function weightGrad3dByPlanes(
     return x5t[r]!;
   };
   let zeros: Value | null = null;
-  // Per dY plane, the KD products side by side ([N, (a, b, o), (i, t)]), summed over the planes in a left-deep chain:
-  // ONNX Runtime orders the nodes depth-first from the output, so this keeps it plane by plane, each plane's
-  // copies freed before the next (per-offset sums would keep every dY plane alive until the last offset).
-  let total: Value | null = null;
-  let pending: Value[] = [];
+  const perPlane: Value[] = [];
   for (let r = 0; r < yd; r++) {
     // dY plane r padded by KH - 1 zero rows on both sides of H: the H shift b is the window from row KH - 1 - b.
-    const dyPlane = g.reshape(g.op('Pad', [g.slice(dy, [r], [r + 1], [2]), g.int64s([0, 0, 0, kh - 1, 0, 0, 0, 0, kh - 1, 0])]), [n, co, (yh + 2 * (kh - 1)) * yw]);
+    const dyPlane = g.reshape(g.op('Pad', [depthPlane(dy, co, r), g.int64s([0, 0, 0, kh - 1, 0, 0, 0, 0, kh - 1, 0])]), [n, co, (yh + 2 * (kh - 1)) * yw]);
     const rows: Value[] = [];
     for (let b = 0; b < kh; b++) rows.push(g.slice(dyPlane, [(kh - 1 - b) * yw], [(kh - 1 - b) * yw + plane], [2]));
     const bPlane = g.concat(rows, 1);
@@ -73,13 +69,16 @@ export function weightGrad3dByPlanes(
       zeros ??= g.op('Expand', [g.scalar(0), g.int64s([n, kh * co, ci * kw])]);
       return zeros;
     });
-    pending.push(g.concat(products, 1));
-    if (pending.length === PARTIALS_PER_SUM || r === yd - 1) {
-      total = g.op('Sum', total ? [total, ...pending] : pending);
-      pending = [];
-    }
+    perPlane.push(g.concat(products, 1)); // [N, (a, b, o), (i, t)]
   }
-  let res = total!;
+  // Summed over the planes by a chain of Adds emitted after all the planes' products. ONNX Runtime orders the nodes
+  // depth-first from the outputs, visiting an op's newest input first: here that is the chain, so each plane's
+  // products run just before the Add that consumes them and the planes go in order, each plane's copies freed
+  // before the next. (A chain emitted plane by plane is visited products-first: every plane's products would be
+  // computed, and kept, before the first Add.)
+  let total = perPlane[0]!;
+  for (let r = 1; r < yd; r++) total = g.add(total, perPlane[r]!);
+  let res = total;
   // [N, (a, b, o), (i, t)] -> [o, i, a, b, t]
   res = n === 1 ? g.reshape(res, [kd * kh * co, ci * kw]) : g.reduceSum(res, [0], false);
   return g.transpose(g.reshape(res, [kd, kh, co, ci, kw]), [2, 3, 0, 1, 4]);
