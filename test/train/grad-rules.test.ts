@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { batchStatsNorm } from '../../src/model/layers.js';
-import { weightGrad3dByPlanes } from '../../src/train/autodiff/conv-weight-grad-3d.js';
+import { planeGemmWeightGradApplies, weightGrad3dByPlanes } from '../../src/train/autodiff/conv-weight-grad-3d.js';
 import { maxAbsDiff, randn, seededRandom } from '../graph/reference.js';
 import { awayFromZero, gradCheck, positive, runtime, type GradCase } from './gradcheck.js';
 
@@ -139,8 +139,8 @@ const cases: Record<string, GradCase> = {
     inputs: { x: [1, 6, 2, 3, 2], w: [5, 6, 3, 3, 3] },
     build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [1, 2, 1, 1, 0, 1] }),
   },
-  'Conv 3-D 5x5x5 stride 1 over 32^3, 8 channels (dW by per-plane GEMMs)': {
-    inputs: { x: [1, 8, 32, 32, 32], w: [8, 8, 5, 5, 5] },
+  'Conv 3-D 5x5x5 stride 1 over 16^3, 8 channels (dW by per-plane GEMMs)': {
+    inputs: { x: [1, 8, 16, 16, 16], w: [8, 8, 5, 5, 5] },
     build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [2, 2, 2, 2, 2, 2] }),
   },
   'ConvTranspose 3-D 2x2x2 stride 2 with bias, and 2-D': {
@@ -225,4 +225,20 @@ describe('3-D weight gradient by per-plane GEMMs (weightGrad3dByPlanes) equals t
       expect(maxAbsDiff(out['dw']!.data as Float32Array, ref) / scale).toBeLessThan(1e-5);
     });
   }
+});
+
+describe('where the per-plane GEMMs take the 3-D weight gradient', () => {
+  const plain = { strides: [1, 1, 1], dilations: [1, 1, 1], group: 1 };
+  const at = (side: number, c: number) => [1, c, side, side, side];
+  it('from 16^3 and 8 channels, stride 1, undilated, ungrouped', () => {
+    expect(planeGemmWeightGradApplies(at(16, 8), at(16, 8), [5, 5, 5], plain)).toBe(true);
+    expect(planeGemmWeightGradApplies(at(8, 256), at(8, 256), [5, 5, 5], plain)).toBe(false);
+    expect(planeGemmWeightGradApplies(at(64, 1), at(64, 16), [5, 5, 5], plain)).toBe(false);
+    expect(planeGemmWeightGradApplies(at(32, 16), at(16, 16), [5, 5, 5], { ...plain, strides: [2, 2, 2] })).toBe(false);
+    expect(planeGemmWeightGradApplies(at(32, 16), at(32, 16), [5, 5, 5], { ...plain, group: 2 })).toBe(false);
+    expect(planeGemmWeightGradApplies(at(32, 16), at(32, 16), [5, 5, 5], { ...plain, dilations: [1, 2, 1] })).toBe(false);
+  });
+  it('the volume threshold is a parameter', () => {
+    expect(planeGemmWeightGradApplies(at(8, 8), at(8, 8), [5, 5, 5], plain, 8 ** 3)).toBe(true);
+  });
 });

@@ -85,10 +85,10 @@ export function weightGrad3dByPlanes(
 }
 
 /**
- * Output positions from which weightGrad3dByPlanes is used: at 32^3 and above it beat the dY-as-kernel Conv on
- * VNet's layers; at 16^3 the planes (320 positions) are too short a contraction (see DESIGN.md, "VNet speed").
+ * Output positions from which weightGrad3dByPlanes is used: from 16^3 up it beat the dY-as-kernel Conv on VNet's
+ * layers (1.2-2.2x); at 8^3 it lost (0.6-1x: the H and depth padding is most of a plane). See DESIGN.md, "VNet speed".
  */
-export const MIN_PLANE_GEMM_POSITIONS = 32 ** 3;
+export const MIN_PLANE_GEMM_POSITIONS = 16 ** 3;
 
 /** Input and output channels from which it is used (a 1-channel input makes a 5-column GEMM). */
 export const MIN_PLANE_GEMM_CHANNELS = 8;
