@@ -50,7 +50,9 @@ export function weightGrad3dByPlanes(
       }
       const xPlane = g.op('Pad', [depthPlane(x, ci, d), g.int64s([0, 0, 0, pads[1]!, pads[2]!, 0, 0, 0, pads[4]!, pads[5]!])]);
       const cols: Value[] = [];
-      for (let t = 0; t < kw; t++) cols.push(g.unsqueeze(g.slice(xPlane, [t], [t + yw], [4]), [2]));
+      for (let t = 0; t < kw; t++) cols.push(g.slice(xPlane, [t], [t + yw], [4]));
+      // Stacked on the plane's singleton depth axis: [N, Ci, KW, Hp, Yw] -> [N, (i, t), position], transposed for
+      // the MatMul (ONNX Runtime folds the Transpose into it).
       x5t.push(g.transpose(g.reshape(g.concat(cols, 2), [n, ci * kw, plane]), [0, 2, 1]));
     }
     return x5t[r]!;
