@@ -8,15 +8,15 @@ import { numelOf } from './shapes.js';
  * by the conv's pads). The dY-as-kernel Conv (weightGrad) pays for an im2col of the input with all KD*KH*KW
  * offsets (~4.2 GB written and read for VNet's 64^3 32-channel layer) and ran at a third of GEMM speed. Here the
  * offsets are split between the two operands so that each is copied only KW or KH times:
- * - X5(r): the KW W-shifts of depth plane r of Xp stacked on the channels, [N, Ci*KW, Hp*Yw] (kw is in the GEMM's
- *   columns). On that flattened padded-H plane an H offset b is one contiguous shift by b*Yw.
- * - B(d): depth plane d of dY, its H extent zero-padded to Hp, shifted by each of the KH H offsets: [N, KH*Co, Hp*Yw].
- *   A shift reaching before the plane's start reads the previous plane's padded rows, which are zero.
- * Then dW's depth offset a is the sum over d of B(d) x X5(d + a)^T = [KH*Co, Ci*KW] (for 32 channels a 160 x 160
- * GEMM with a 4352-long contraction at 64^3), reordered to [Co, Ci, KD, KH, KW] at the end. Each X5 plane serves
- * KD GEMMs and lives only while they run, so the extra memory is a few planes, not a multiple of the volume.
- * Slabs of several planes with all KD*KH shifts in one GEMM ran no faster and made ~15k-node graphs that took
- * ONNX Runtime 25 s to optimize; this graph has ~25 nodes per plane.
+ * - X5(r): the KW W-shifts of depth plane r of Xp stacked on the channels, [Ci*KW, Hp*Yw] per batch element (kw is
+ *   in the GEMM's columns). On that flattened padded-H plane an H offset b is one contiguous shift by b*Yw.
+ * - B(d): depth plane d of dY, zero-padded by KH - 1 rows on both sides of H, as the KH windows of Hp rows that
+ *   those shifts read: [KH*Co, Hp*Yw]. Rows of the windows past dY's own rows are zero, so nothing wraps.
+ * Then dW's depth offset a is the sum over d (and the batch) of B(d) x X5(d + a)^T = [KH*Co, Ci*KW] (for 32
+ * channels a 160 x 160 GEMM with a 4352-long contraction at 64^3), reordered to [Co, Ci, KD, KH, KW] at the end.
+ * Each X5 plane serves KD GEMMs and lives only while they run, so the extra memory is a few planes, not a
+ * multiple of the volume. Slabs of several planes with all KD*KH shifts in one GEMM ran no faster and made
+ * ~15k-node graphs that took ONNX Runtime 25 s to optimize; this graph has ~25 nodes per plane.
  */
 export function weightGrad3dByPlanes(
   g: GraphBuilder,
@@ -35,43 +35,46 @@ export function weightGrad3dByPlanes(
     throw new Error(`internal: weightGrad3dByPlanes needs a stride-1 undilated conv (x ${xShape}, dY ${dyShape}, kernel ${kernel})`);
   }
   const plane = hp * yw; // one depth plane of the flattened padded-H grid
-  // The channel range (all of it) keeps ONNX Runtime from fusing the plane Slices into one Split, whose outputs,
-  // a whole copy of the input, would all be allocated at once.
-  const depthPlane = (v: Value, channels: number, d: number) => g.slice(v, [0, d], [channels, d + 1], [1, 2]);
-  // X5 planes are built when first needed, each from one input plane padded in H and W; the depth padding
-  // planes are zero, so their products are skipped.
-  const x5t: (Value | null)[] = [];
-  const x5Plane = (r: number): Value | null => {
-    while (x5t.length <= r) {
-      const d = x5t.length - pads[0]!;
-      if (d < 0 || d >= xd) {
-        x5t.push(null);
-        continue;
-      }
-      const xPlane = g.op('Pad', [depthPlane(x, ci, d), g.int64s([0, 0, 0, pads[1]!, pads[2]!, 0, 0, 0, pads[4]!, pads[5]!])]);
-      const cols: Value[] = [];
-      for (let t = 0; t < kw; t++) cols.push(g.slice(xPlane, [t], [t + yw], [4]));
-      // Stacked on the plane's singleton depth axis: [N, Ci, KW, Hp, Yw] -> [N, (i, t), position], transposed for
-      // the MatMul (ONNX Runtime folds the Transpose into it).
-      x5t.push(g.transpose(g.reshape(g.concat(cols, 2), [n, ci * kw, plane]), [0, 2, 1]));
-    }
-    return x5t[r]!;
-  };
+  // One batch element's depth plane, [1, C, 1, H, W]. Slicing the batch and channel axes too keeps ONNX Runtime
+  // from fusing the plane Slices into one Split, whose outputs (a whole copy of the input) are allocated at once.
+  const depthPlane = (v: Value, e: number, channels: number, d: number) => g.slice(v, [e, 0, d], [e + 1, channels, d + 1], [0, 1, 2]);
   let zeros: Value | null = null;
   const perPlane: Value[] = [];
-  for (let r = 0; r < yd; r++) {
-    // dY plane r padded by KH - 1 zero rows on both sides of H: the H shift b is the window from row KH - 1 - b.
-    const dyPlane = g.reshape(g.op('Pad', [depthPlane(dy, co, r), g.int64s([0, 0, 0, kh - 1, 0, 0, 0, 0, kh - 1, 0])]), [n, co, (yh + 2 * (kh - 1)) * yw]);
-    const rows: Value[] = [];
-    for (let b = 0; b < kh; b++) rows.push(g.slice(dyPlane, [(kh - 1 - b) * yw], [(kh - 1 - b) * yw + plane], [2]));
-    const bPlane = g.concat(rows, 1);
-    const products = Array.from({ length: kd }, (_, a) => {
-      const x5 = x5Plane(r + a);
-      if (x5) return g.matmul(bPlane, x5);
-      zeros ??= g.op('Expand', [g.scalar(0), g.int64s([n, kh * co, ci * kw])]);
-      return zeros;
-    });
-    perPlane.push(g.concat(products, 1)); // [N, (a, b, o), (i, t)]
+  for (let e = 0; e < n; e++) {
+    // X5 planes are built when first needed, each from one input plane padded in H and W; the depth padding
+    // planes are zero, so their products are skipped.
+    const x5: (Value | null)[] = [];
+    const x5Plane = (r: number): Value | null => {
+      while (x5.length <= r) {
+        const d = x5.length - pads[0]!;
+        if (d < 0 || d >= xd) {
+          x5.push(null);
+          continue;
+        }
+        const xPlane = g.op('Pad', [depthPlane(x, e, ci, d), g.int64s([0, 0, 0, pads[1]!, pads[2]!, 0, 0, 0, pads[4]!, pads[5]!])]);
+        const cols: Value[] = [];
+        for (let t = 0; t < kw; t++) cols.push(g.slice(xPlane, [t], [t + yw], [4]));
+        // Stacked on the plane's singleton depth axis: [1, Ci, KW, Hp, Yw] -> [(i, t), position].
+        x5.push(g.reshape(g.concat(cols, 2), [ci * kw, plane]));
+      }
+      return x5[r]!;
+    };
+    for (let r = 0; r < yd; r++) {
+      // dY plane r padded by KH - 1 zero rows on both sides of H: the H shift b is the window from row KH - 1 - b.
+      const dyPlane = g.reshape(g.op('Pad', [depthPlane(dy, e, co, r), g.int64s([0, 0, 0, kh - 1, 0, 0, 0, 0, kh - 1, 0])]), [co, (yh + 2 * (kh - 1)) * yw]);
+      const rows: Value[] = [];
+      for (let b = 0; b < kh; b++) rows.push(g.slice(dyPlane, [(kh - 1 - b) * yw], [(kh - 1 - b) * yw + plane], [1]));
+      const bPlane = g.concat(rows, 0); // [(b, o), position]
+      const products = Array.from({ length: kd }, (_, a) => {
+        const xa = x5Plane(r + a);
+        // Gemm's own transB: a Transpose + MatMul pair would leave ORT a fusion per product to make, which cost
+        // ~1 s more session creation on the VNet step graph.
+        if (xa) return g.op('Gemm', [bPlane, xa], { transB: 1 });
+        zeros ??= g.op('Expand', [g.scalar(0), g.int64s([kh * co, ci * kw])]);
+        return zeros;
+      });
+      perPlane.push(g.concat(products, 0)); // [(a, b, o), (i, t)]
+    }
   }
   // Summed over the planes by a chain of Adds emitted after all the planes' products. ONNX Runtime orders the nodes
   // depth-first from the outputs, visiting an op's newest input first: here that is the chain, so each plane's
@@ -79,11 +82,9 @@ export function weightGrad3dByPlanes(
   // before the next. (A chain emitted plane by plane is visited products-first: every plane's products would be
   // computed, and kept, before the first Add.)
   let total = perPlane[0]!;
-  for (let r = 1; r < yd; r++) total = g.add(total, perPlane[r]!);
-  let res = total;
-  // [N, (a, b, o), (i, t)] -> [o, i, a, b, t]
-  res = n === 1 ? g.reshape(res, [kd * kh * co, ci * kw]) : g.reduceSum(res, [0], false);
-  return g.transpose(g.reshape(res, [kd, kh, co, ci, kw]), [2, 3, 0, 1, 4]);
+  for (let i = 1; i < perPlane.length; i++) total = g.add(total, perPlane[i]!);
+  // [(a, b, o), (i, t)] -> [o, i, a, b, t]
+  return g.transpose(g.reshape(total, [kd, kh, co, ci, kw]), [2, 3, 0, 1, 4]);
 }
 
 /**
