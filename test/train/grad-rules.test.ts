@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../../src/graph/builder.js';
 import { batchStatsNorm } from '../../src/model/layers.js';
-import { awayFromZero, gradCheck, positive, type GradCase } from './gradcheck.js';
+import { planeGemmWeightGradApplies, weightGrad3dByPlanes } from '../../src/train/autodiff/conv-weight-grad-3d.js';
+import { maxAbsDiff, randn, seededRandom } from '../graph/reference.js';
+import { awayFromZero, gradCheck, positive, runtime, type GradCase } from './gradcheck.js';
 
 /** Finite-difference checks of every backward rule on small random graphs (float32 ORT, central differences). */
 const TOL = 2e-2;
@@ -136,6 +139,10 @@ const cases: Record<string, GradCase> = {
     inputs: { x: [1, 6, 2, 3, 2], w: [5, 6, 3, 3, 3] },
     build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [1, 2, 1, 1, 0, 1] }),
   },
+  'Conv 3-D 5x5x5 stride 1 over 16^3, 8 channels (dW by per-plane GEMMs)': {
+    inputs: { x: [1, 8, 16, 16, 16], w: [8, 8, 5, 5, 5] },
+    build: (g, x) => g.conv(x['x']!, x['w']!, null, { pads: [2, 2, 2, 2, 2, 2] }),
+  },
   'ConvTranspose 3-D 2x2x2 stride 2 with bias, and 2-D': {
     inputs: { x: [1, 3, 2, 2, 2], w: [3, 2, 2, 2, 2], b: [2], x2: [2, 2, 3, 3], w2: [2, 3, 3, 3] },
     build: (g, x) => {
@@ -163,4 +170,75 @@ describe('backward rules agree with central differences', () => {
       }
     });
   }
+});
+
+/** dW[o, i, t] = sum_{n, p} dY[n, o, p] * Xpad[n, i, p + t] by its definition (stride 1, no dilation). */
+function weightGrad3dRef(x: Float32Array, xs: number[], dy: Float32Array, ys: number[], k: number[], pads: number[]): Float64Array {
+  const [n, ci, xd, xh, xw] = xs as [number, number, number, number, number];
+  const [, co, yd, yh, yw] = ys as [number, number, number, number, number];
+  const out = new Float64Array(co * ci * k[0]! * k[1]! * k[2]!);
+  for (let b = 0; b < n; b++)
+    for (let o = 0; o < co; o++)
+      for (let i = 0; i < ci; i++)
+        for (let a = 0; a < k[0]!; a++)
+          for (let c = 0; c < k[1]!; c++)
+            for (let e = 0; e < k[2]!; e++) {
+              let acc = 0;
+              for (let d = 0; d < yd; d++) {
+                const sd = d + a - pads[0]!;
+                if (sd < 0 || sd >= xd) continue;
+                for (let h = 0; h < yh; h++) {
+                  const sh = h + c - pads[1]!;
+                  if (sh < 0 || sh >= xh) continue;
+                  for (let w = 0; w < yw; w++) {
+                    const sw = w + e - pads[2]!;
+                    if (sw < 0 || sw >= xw) continue;
+                    acc += dy[(((b * co + o) * yd + d) * yh + h) * yw + w]! * x[(((b * ci + i) * xd + sd) * xh + sh) * xw + sw]!;
+                  }
+                }
+              }
+              out[((((o * ci + i) * k[0]! + a) * k[1]! + c) * k[2]!) + e] += acc;
+            }
+  return out;
+}
+
+describe('3-D weight gradient by per-plane GEMMs (weightGrad3dByPlanes) equals the direct sum', () => {
+  const cases: { name: string; xs: number[]; co: number; k: number[]; pads: number[] }[] = [
+    { name: 'batch 2, uneven pads, a 3x4x2 kernel', xs: [2, 3, 5, 6, 7], co: 4, k: [3, 4, 2], pads: [1, 2, 0, 2, 1, 1] },
+    // 37 depth planes: more partial products per depth offset than one Sum takes, so the grouped sums are checked.
+    { name: 'batch 1, 37 depth planes, 5x5x5 pad 2', xs: [1, 2, 37, 4, 3], co: 3, k: [5, 5, 5], pads: [2, 2, 2, 2, 2, 2] },
+  ];
+  for (const { name, xs, co, k, pads } of cases) {
+    it(name, async () => {
+      const ys = [xs[0]!, co, ...k.map((kk, i) => xs[i + 2]! + pads[i]! + pads[i + 3]! - kk + 1)];
+      const rnd = seededRandom(7);
+      const x = randn(xs.reduce((p, d) => p * d, 1), rnd);
+      const dy = randn(ys.reduce((p, d) => p * d, 1), rnd);
+      const g = new GraphBuilder('plane-wgrad');
+      g.output(weightGrad3dByPlanes(g, g.input('x', 'float32', xs), xs, g.input('dy', 'float32', ys), ys, k, pads), 'dw');
+      const session = await runtime.session(g.toBytes(), 'plane-wgrad');
+      const out = await session.run({ x: { data: x, dims: xs }, dy: { data: dy, dims: ys } });
+      await session.release();
+      expect(out['dw']!.dims).toEqual([co, xs[1]!, ...k]);
+      const ref = weightGrad3dRef(x, xs, dy, ys, k, pads);
+      const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      expect(maxAbsDiff(out['dw']!.data as Float32Array, ref) / scale).toBeLessThan(1e-5);
+    });
+  }
+});
+
+describe('where the per-plane GEMMs take the 3-D weight gradient', () => {
+  const plain = { strides: [1, 1, 1], dilations: [1, 1, 1], group: 1 };
+  const at = (side: number, c: number) => [1, c, side, side, side];
+  it('from 16^3 and 8 channels, stride 1, undilated, ungrouped', () => {
+    expect(planeGemmWeightGradApplies(at(16, 8), at(16, 8), [5, 5, 5], plain)).toBe(true);
+    expect(planeGemmWeightGradApplies(at(8, 256), at(8, 256), [5, 5, 5], plain)).toBe(false);
+    expect(planeGemmWeightGradApplies(at(64, 1), at(64, 16), [5, 5, 5], plain)).toBe(false);
+    expect(planeGemmWeightGradApplies(at(32, 16), at(16, 16), [5, 5, 5], { ...plain, strides: [2, 2, 2] })).toBe(false);
+    expect(planeGemmWeightGradApplies(at(32, 16), at(32, 16), [5, 5, 5], { ...plain, group: 2 })).toBe(false);
+    expect(planeGemmWeightGradApplies(at(32, 16), at(32, 16), [5, 5, 5], { ...plain, dilations: [1, 2, 1] })).toBe(false);
+  });
+  it('the volume threshold is a parameter', () => {
+    expect(planeGemmWeightGradApplies(at(8, 8), at(8, 8), [5, 5, 5], plain, 8 ** 3)).toBe(true);
+  });
 });

@@ -1,4 +1,5 @@
 import type { GraphBuilder, OpRecord, Value } from '../../graph/builder.js';
+import { planeGemmWeightGradApplies, weightGrad3dByPlanes } from './conv-weight-grad-3d.js';
 import { AutodiffError, numelOf, sumAxes, type VjpRule } from './shapes.js';
 
 /**
@@ -242,6 +243,7 @@ const conv: VjpRule = (ctx, r, dys, need) => {
     const plainStride1 = a.group === 1 && a.strides.every((st) => st === 1);
     const kSize = numelOf(kernel);
     if (plainStride1 && kSize > 1 && kSize <= MAX_SHIFTED_WINDOWS) out[1] = weightGradByShifts(g, x, xShape, dy, yShape, kernel, a);
+    else if (planeGemmWeightGradApplies(xShape, yShape, kernel, a)) out[1] = weightGrad3dByPlanes(g, x, xShape, dy, yShape, kernel, a.pads);
     else {
       const swapped = plainStride1 && yShape[1]! < xShape[1]! ? weightGradOutputSide(g, x, xShape, dy, yShape, kernel, a) : null;
       out[1] = swapped ?? weightGrad(g, x, xShape, dy, yShape, kernel, a);
