@@ -3,7 +3,7 @@
 import { GraphBuilder, type Value } from '../graph/builder.js';
 import { createNodeRuntime } from '../graph/runtimeNode.js';
 import { weightGrad } from '../train/autodiff/conv.js';
-import { weightGrad3dByPlanes } from '../train/autodiff/conv-weight-grad-3d.js';
+import { weightGrad3dByPlanes } from '../train/autodiff/planeWeightGrad.js';
 
 /** [side, channels] of VNet's 5x5x5 stride-1 convs at batch 1 (in = out channels). */
 const LAYERS: [number, number][] = [

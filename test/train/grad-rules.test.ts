@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { batchStatsNorm } from '../../src/model/layers.js';
-import { planeGemmWeightGradApplies, weightGrad3dByPlanes } from '../../src/train/autodiff/conv-weight-grad-3d.js';
+import { planeGemmWeightGradApplies, weightGrad3dByPlanes } from '../../src/train/autodiff/planeWeightGrad.js';
 import { maxAbsDiff, randn, seededRandom } from '../graph/reference.js';
 import { awayFromZero, gradCheck, positive, runtime, type GradCase } from './gradcheck.js';
 

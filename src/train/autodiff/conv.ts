@@ -1,5 +1,5 @@
 import type { GraphBuilder, OpRecord, Value } from '../../graph/builder.js';
-import { planeGemmWeightGradApplies, weightGrad3dByPlanes } from './conv-weight-grad-3d.js';
+import { planeGemmWeightGradApplies, weightGrad3dByPlanes } from './planeWeightGrad.js';
 import { AutodiffError, numelOf, sumAxes, type VjpRule } from './shapes.js';
 
 /**
