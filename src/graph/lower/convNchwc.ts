@@ -132,12 +132,16 @@ function valueOf(g: GraphBuilder, r: OpRecord, name: string): Value {
   return v;
 }
 
+/** A [Co, Ci, kh, kw] filter (Co, Ci multiples of B) in MLAS's blocked layout [Co/B][Ci/B][kh][kw][B(ci)][B(co)]. */
+function blockedFilter(g: GraphBuilder, w: Value, [co, ci, kh, kw]: [number, number, number, number], B: number): Value {
+  return g.reshape(g.transpose(g.reshape(w, [co / B, B, ci / B, B, kh, kw]), [0, 2, 4, 5, 3, 1]), [co, ci, kh, kw]);
+}
+
 function emitBlockedConv2d(g: GraphBuilder, r: OpRecord, wShape: number[], B: number): Value {
   const x = valueOf(g, r, r.inputs[0]!);
   const bias = r.inputs[2] ? valueOf(g, r, r.inputs[2]) : null;
   const [co, ci, kh, kw] = wShape as [number, number, number, number];
-  const w = valueOf(g, r, r.inputs[1]!);
-  const wb = g.reshape(g.transpose(g.reshape(w, [co / B, B, ci / B, B, kh, kw]), [0, 2, 4, 5, 3, 1]), wShape);
+  const wb = blockedFilter(g, valueOf(g, r, r.inputs[1]!), [co, ci, kh, kw], B);
   const attrs = { kernel_shape: [kh, kw], pads: ints(r.attrs['pads'], 4, 0), strides: [1, 1], dilations: [1, 1], group: 1 };
   const xb = g.op('ReorderInput', [x], {}, NC);
   const y = g.op('Conv', bias ? [xb, wb, bias] : [xb, wb], attrs, NC);
@@ -154,6 +158,21 @@ function zeroAfter(g: GraphBuilder, v: Value): Value {
   return g.op('Cast', [g.op('And', [nan, g.op('Not', [nan])])], { to: 7 }, { dtype: 'int64' });
 }
 
+/** A stride-1 3-D conv's depth pads, its H/W pads as a 2-D conv's, the padded depth and the output extent. */
+function geometry3d(r: OpRecord, xShape: number[], wShape: number[]) {
+  const [pd0, ph0, pw0, pd1, ph1, pw1] = ints(r.attrs['pads'], 6, 0) as [number, number, number, number, number, number];
+  const dp = xShape[2]! + pd0 + pd1;
+  return {
+    pd0,
+    pd1,
+    hwPads: [ph0, pw0, ph1, pw1],
+    dp,
+    dOut: dp - wShape[2]! + 1,
+    hOut: xShape[3]! + ph0 + ph1 - wShape[3]! + 1,
+    wOut: xShape[4]! + pw0 + pw1 - wShape[4]! + 1,
+  };
+}
+
 /** [N, Ci, D, H, W] -> blocked [N * Dp, Ci, H, W]: depth next to the batch, zero-padded in depth by pd0 / pd1. */
 function depthAsBatch(g: GraphBuilder, x: Value, xShape: number[], pd0: number, pd1: number): Value {
   const [n, ci, d, h, wd] = xShape as [number, number, number, number, number];
@@ -166,13 +185,9 @@ function emitBlockedConv3d(g: GraphBuilder, r: OpRecord, xShape: number[], wShap
   const x = valueOf(g, r, r.inputs[0]!);
   const w = valueOf(g, r, r.inputs[1]!);
   const bias = r.inputs[2] ? valueOf(g, r, r.inputs[2]) : null;
-  const [n, ci, d, h, wd] = xShape as [number, number, number, number, number];
+  const [n, ci, , h, wd] = xShape as [number, number, number, number, number];
   const [co, , kd, kh, kw] = wShape as [number, number, number, number, number];
-  const [pd0, ph0, pw0, pd1, ph1, pw1] = ints(r.attrs['pads'], 6, 0) as [number, number, number, number, number, number];
-  const dp = d + pd0 + pd1;
-  const dOut = dp - kd + 1;
-  const hOut = h + ph0 + ph1 - kh + 1;
-  const wOut = wd + pw0 + pw1 - kw + 1;
+  const { pd0, pd1, hwPads, dp, dOut, hOut, wOut } = geometry3d(r, xShape, wShape);
 
   const xb = depthAsBatch(g, x, xShape, pd0, pd1);
   // A blocked image keeps its batch items whole and contiguous (Ci is a multiple of B), so slicing depths is safe.
@@ -180,7 +195,7 @@ function emitBlockedConv3d(g: GraphBuilder, r: OpRecord, xShape: number[], wShap
   // Blocked per kernel depth: [kd][Co/B][Ci/B][kh][kw][B][B], one [Co, Ci, kh, kw] filter per depth t.
   const wb = g.reshape(g.transpose(g.reshape(w, [co / B, B, ci / B, B, kd, kh, kw]), [4, 0, 2, 5, 6, 3, 1]), [kd, co, ci, kh, kw]);
 
-  const attrs = { kernel_shape: [kh, kw], pads: [ph0, pw0, ph1, pw1], strides: [1, 1], dilations: [1, 1], group: 1 };
+  const attrs = { kernel_shape: [kh, kw], pads: hwPads, strides: [1, 1], dilations: [1, 1], group: 1 };
   let y: Value | null = null;
   for (let t = 0; t < kd; t++) {
     const wt = g.reshape(g.slice(wb, [t], [t + 1], [0]), [co, ci, kh, kw]);
@@ -206,21 +221,17 @@ function emitNarrowConv3d(g: GraphBuilder, r: OpRecord, xShape: number[], wShape
   const x = valueOf(g, r, r.inputs[0]!);
   const w = valueOf(g, r, r.inputs[1]!);
   const bias = r.inputs[2] ? valueOf(g, r, r.inputs[2]) : null;
-  const [n, , d, h, wd] = xShape as [number, number, number, number, number];
+  const n = xShape[0]!;
   const [co, ci, kd, kh, kw] = wShape as [number, number, number, number, number];
-  const [pd0, ph0, pw0, pd1, ph1, pw1] = ints(r.attrs['pads'], 6, 0) as [number, number, number, number, number, number];
-  const dp = d + pd0 + pd1;
-  const dOut = dp - kd + 1;
-  const hOut = h + ph0 + ph1 - kh + 1;
-  const wOut = wd + pw0 + pw1 - kw + 1;
+  const { pd0, pd1, hwPads, dp, dOut, hOut, wOut } = geometry3d(r, xShape, wShape);
   const pairs = co * kd;
 
   const xb = depthAsBatch(g, x, xShape, pd0, pd1);
   // [Co, Ci, kd, kh, kw] -> [kd * Co (+ zero filters up to B), Ci, kh, kw], then MLAS's blocked filter layout.
   const stacked = g.reshape(g.transpose(w, [2, 0, 1, 3, 4]), [pairs, ci, kh, kw]);
   const padded = pairs < B ? g.op('Pad', [stacked, g.int64s([0, 0, 0, 0, B - pairs, 0, 0, 0])]) : stacked;
-  const wb = g.reshape(g.transpose(g.reshape(padded, [1, B, ci / B, B, kh, kw]), [0, 2, 4, 5, 3, 1]), [B, ci, kh, kw]);
-  const attrs = { kernel_shape: [kh, kw], pads: [ph0, pw0, ph1, pw1], strides: [1, 1], dilations: [1, 1], group: 1 };
+  const wb = blockedFilter(g, padded, [B, ci, kh, kw], B);
+  const attrs = { kernel_shape: [kh, kw], pads: hwPads, strides: [1, 1], dilations: [1, 1], group: 1 };
   const z = g.op('ReorderOutput', [g.op('Conv', [xb, wb], attrs, NC)], { channels: pairs }, NC);
   const z5 = g.reshape(z, [n, dp, pairs, hOut, wOut]);
   const terms = Array.from({ length: kd }, (_, t) => g.slice(z5, [t, t * co], [t + dOut, (t + 1) * co], [1, 2]));
