@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { buildProgram } from './program.js';
 
-buildProgram()
-  .parseAsync(process.argv)
+buildProgram(process.argv.slice(2))
+  .then((program) => program.parseAsync(process.argv))
   .catch((err: unknown) => {
     const msg = err instanceof Error ? err.message : String(err);
     process.stderr.write(`sab: error: ${msg}\n`);
