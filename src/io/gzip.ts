@@ -25,6 +25,11 @@ function gzipHeaderLength(b: Uint8Array): number {
   return p;
 }
 
+/** The most a gzip stream of b's length can inflate to (deflate cannot exceed ~1032:1), after checking its header. */
+export function plausibleGunzipSize(b: Uint8Array): number {
+  return (b.length - gzipHeaderLength(b)) * 1040 + 1024;
+}
+
 /**
  * Decompress a single-member gzip stream. The trailer's size field is used to allocate the output once, but only when
  * plausible (deflate cannot exceed ~1032:1), so a truncated file cannot make us allocate gigabytes.
@@ -33,7 +38,7 @@ export function gunzip(b: Uint8Array): Uint8Array {
   const start = gzipHeaderLength(b);
   const n = b.length;
   const isize = (b[n - 4]! | (b[n - 3]! << 8) | (b[n - 2]! << 16) | (b[n - 1]! << 24)) >>> 0;
-  const plausible = isize > 0 && isize <= (n - start) * 1040 + 1024;
+  const plausible = isize > 0 && isize <= plausibleGunzipSize(b);
   let out: Uint8Array;
   try {
     out = plausible

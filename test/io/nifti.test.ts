@@ -209,6 +209,20 @@ describe('malformed NIfTI', () => {
       expect(() => decodeNifti(make(), 'bad.nii')).toThrow(re);
     });
   }
+  it('a .nii.gz file (read with native zlib) gives what the in-memory decoder (fflate) gives; corrupt ones fail clearly', () => {
+    const gz = gzipSync(good());
+    const ok = join(dir, 'ok.nii.gz');
+    writeFileSync(ok, gz);
+    expect(Array.from(readNifti(ok).data)).toEqual(Array.from(decodeNifti(gz, 'ok.nii.gz').data));
+    const cut = join(dir, 'cut.nii.gz');
+    writeFileSync(cut, gz.subarray(0, gz.length - 12));
+    expect(() => readNifti(cut)).toThrow(/cut\.nii\.gz.*(truncated|corrupt)/);
+    const crc = gz.slice();
+    crc[crc.length - 6] ^= 0xff; // the trailer's CRC-32: zlib checks it
+    const bad = join(dir, 'crc.nii.gz');
+    writeFileSync(bad, crc);
+    expect(() => readNifti(bad)).toThrow(/crc\.nii\.gz: corrupt or truncated gzip data/);
+  });
   it('NaN voxels are refused unless allowNonFinite', () => {
     const f = new Float32Array(24);
     f[13] = NaN;

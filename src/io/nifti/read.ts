@@ -3,6 +3,7 @@ import type { VoxelDType, Vec3, Volume, VoxelArray } from '../../volume/types.js
 import { createVolume, firstNonFinite } from '../../volume/volume.js';
 import { VolumeIOError, readInputFile } from '../errors.js';
 import { GzipError, gunzip, isGzip } from '../gzip.js';
+import { gunzipNative } from '../gzip-node.js';
 import type { ReadOptions } from '../options.js';
 import { NiftiGeometryError, niftiGeometry } from './geometry.js';
 import { readWarnings } from '../warnings.js';
@@ -17,18 +18,23 @@ export interface NiftiSourceHeader {
 }
 
 export function readNifti(path: string, opts: ReadOptions = {}): Volume {
-  return decodeNifti(readInputFile(path), path, opts);
+  return decodeNiftiWith(gunzipNative, readInputFile(path), path, opts);
 }
 
 /** Decode a .nii or .nii.gz held in memory; `name` is used in error messages. */
 export function decodeNifti(fileBytes: Uint8Array, name: string, opts: ReadOptions = {}): Volume {
+  return decodeNiftiWith(gunzip, fileBytes, name, opts);
+}
+
+/** decodeNifti with the gzip decoder to use: Node's zlib for files, fflate (pure JS, also in a browser) otherwise. */
+function decodeNiftiWith(inflate: (b: Uint8Array) => Uint8Array, fileBytes: Uint8Array, name: string, opts: ReadOptions): Volume {
   const fail = (problem: string): never => {
     throw new VolumeIOError(name, problem);
   };
   let bytes = fileBytes;
   if (isGzip(bytes)) {
     try {
-      bytes = gunzip(bytes);
+      bytes = inflate(bytes);
     } catch (e) {
       if (e instanceof GzipError) fail(e.message);
       throw e;
