@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { batchStatsNorm } from '../../src/model/layers.js';
 import { planeGemmWeightGradApplies, weightGrad3dByPlanes } from '../../src/train/autodiff/planeWeightGrad.js';
+import { deriveBackward } from '../../src/train/autodiff/backward.js';
 import { maxAbsDiff, randn, seededRandom } from '../graph/reference.js';
 import { awayFromZero, gradCheck, positive, runtime, type GradCase } from './gradcheck.js';
 
@@ -33,6 +34,11 @@ const cases: Record<string, GradCase> = {
     inputs: { a: [8] },
     init: { a: awayFromZero },
     build: (g, x) => g.add(g.relu(x['a']!), g.op('Elu', [g.mul(x['a']!, g.scalar(1.5))], { alpha: 1.0 })),
+  },
+  'Elu with alpha 0.5 and -0.5 (the rule away from alpha = 1)': {
+    inputs: { a: [8] },
+    init: { a: awayFromZero },
+    build: (g, x) => g.add(g.op('Elu', [x['a']!], { alpha: 0.5 }), g.op('Elu', [x['a']!], { alpha: -0.5 })),
   },
   'Sigmoid, Tanh, Softplus, Erf': {
     inputs: { a: [8] },
@@ -240,5 +246,36 @@ describe('where the per-plane GEMMs take the 3-D weight gradient', () => {
   });
   it('the volume threshold is a parameter', () => {
     expect(planeGemmWeightGradApplies(at(8, 8), at(8, 8), [5, 5, 5], plain, 8 ** 3)).toBe(true);
+  });
+});
+
+describe('Elu backward from its output alone', () => {
+  /** dL/dx of L = sum(Elu(x) * r) from ORT, with Elu(x) itself. */
+  async function eluGrad(x: Float32Array, r: Float32Array, alpha: number): Promise<{ y: Float32Array; dx: Float32Array }> {
+    const g = new GraphBuilder('elu');
+    const xv = g.input('x', 'float32', [x.length]);
+    const y = g.op('Elu', [xv], { alpha });
+    g.output(y, 'y');
+    const loss = g.reduceSum(g.mul(y, g.constant(r, [r.length])), [0], false);
+    const { grads } = deriveBackward(g, loss, ['x']);
+    g.output(grads.get('x')!, 'dx');
+    const s = await runtime.session(g.toBytes(), 'elu');
+    const out = await s.run({ x: { data: x, dims: [x.length] } });
+    await s.release();
+    return { y: out['y']!.data as Float32Array, dx: out['dx']!.data as Float32Array };
+  }
+  /** The plain form on the input: dy where x > 0, dy * (y + alpha) elsewhere, in float32. */
+  const plain = (x: Float32Array, y: Float32Array, r: Float32Array, alpha: number) =>
+    Float32Array.from(x, (v, i) => (v > 0 ? r[i]! : Math.fround(r[i]! * Math.fround(y[i]! + alpha))));
+
+  it.each([1, 0.5])('alpha %s: equals the input-based form exactly, at 0 and tiny values too; a variant ignoring alpha fails', async (alpha) => {
+    const rnd = seededRandom(7);
+    const x = Float32Array.from([...randn(4000, rnd).map((v) => 3 * v), 0, -0, 1e-30, -1e-30, -1e-45, 20, -20]);
+    const r = randn(x.length, rnd);
+    const { y, dx } = await eluGrad(x, r, alpha);
+    expect(maxAbsDiff(dx, plain(x, y, r, alpha))).toBe(0);
+    // Deliberately wrong: min(y, 0) + 1 (the alpha = 1 shortcut) for alpha 0.5, or the Where's branches swapped.
+    const wrong = alpha === 1 ? Float32Array.from(x, (v, i) => (v > 0 ? Math.fround(r[i]! * Math.fround(y[i]! + 1)) : r[i]!)) : Float32Array.from(y, (v, i) => Math.fround(r[i]! * Math.fround(Math.min(v, 0) + 1)));
+    expect(maxAbsDiff(dx, wrong)).toBeGreaterThan(0.1);
   });
 });
