@@ -21,8 +21,9 @@ export interface ConvLowering {
   /**
    * Lower 3-D convs with a block-multiple of output channels (default true). Each costs ~66 MB more transient
    * memory than ORT's im2col conv at the VNet's 64^3 32-channel layer (the depth-major copies of its input and
-   * output); a training graph's peak has that on top of every saved activation (VNet step 1320 -> 1512 MiB), so
-   * training turns it off. The narrow (few output channels) and 2-D kinds cost nothing measurable and stay on.
+   * output); a training graph's peak has that on top of every saved activation (VNet step 1320 -> 1512 MiB; with
+   * only the input-gradient convs lowered still +104 MiB, round six), so training turns it off. The narrow (few
+   * output channels) and 2-D kinds cost nothing measurable and stay on.
    */
   conv3d?: boolean;
 }
