@@ -343,6 +343,7 @@ describe('batch-statistics BatchNorm backward (Sub, Mul and sum rewrites) agains
     const read = new Set(g.records.flatMap((r) => r.inputs));
     const roots = new Set([...grads.values()].map((v) => v.name));
     expect(backward.filter((r) => !r.outputs.some((o) => read.has(o) || roots.has(o))).map((r) => r.name)).toEqual([]);
+    expect([...g.initializers.keys()].filter((k) => !read.has(k))).toEqual([]);
     for (const k of ['x', 'gamma', 'beta']) g.output(grads.get(k)!, `d_${k}`);
     const x = Float32Array.from(randn(full, rnd), (v) => 2 * v + 0.5);
     const gamma = Float32Array.from([0.7, -1.3, 1.1]);

@@ -108,13 +108,12 @@ export function deriveBackward(g: GraphBuilder, loss: Value, wrt: readonly strin
  */
 function dropUnusedBackwardNodes(g: GraphBuilder, start: number, roots: readonly string[]): void {
   const live = new Set<string>([...roots, ...g.outputs.map((v) => v.name)]);
-  const keep = new Array<boolean>(g.records.length).fill(true);
+  const dead = new Set<OpRecord>();
   for (let k = g.records.length - 1; k >= start; k--) {
     const r = g.records[k]!;
-    keep[k] = r.outputs.some((o) => live.has(o));
-    if (keep[k]) for (const i of r.inputs) if (i) live.add(i);
+    if (r.outputs.some((o) => live.has(o))) for (const i of r.inputs) live.add(i);
+    else dead.add(r);
   }
-  const kept = g.records.filter((_, k) => keep[k]);
-  g.records.splice(0, g.records.length, ...kept);
+  g.removeNodes(dead);
 }
 
