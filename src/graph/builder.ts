@@ -203,6 +203,25 @@ export class GraphBuilder {
   }
 
   /**
+   * Removes `dead` nodes (e.g. a derivation's nodes nothing reads), their output values, and the initializers only
+   * they read (ONNX Runtime warns about unused initializers), keeping the constant cache consistent.
+   */
+  removeNodes(dead: ReadonlySet<OpRecord>): void {
+    if (dead.size === 0) return;
+    const kept = this.records.filter((r) => !dead.has(r));
+    this.records.splice(0, this.records.length, ...kept);
+    const read = new Set<string>([...kept.flatMap((r) => r.inputs), ...this.outputs.map((v) => v.name)]);
+    for (const r of dead) {
+      for (const o of r.outputs) this.values.delete(o);
+      for (const i of r.inputs) if (i && this.initializers.has(i) && !read.has(i)) {
+        this.initializers.delete(i);
+        this.values.delete(i);
+      }
+    }
+    for (const [key, v] of this.constCache) if (!this.values.has(v.name)) this.constCache.delete(key);
+  }
+
+  /**
    * Replaces `record` (a node with one output) by the nodes `emit` adds, in its place in node order; the value
    * `emit` returns takes over the record's output name. For lowering passes over a finished graph.
    */

@@ -179,6 +179,29 @@ describe('GraphBuilder + Runtime (onnxruntime-node) against plain-TS references'
     expect(() => g.replaceNode(g.records.at(-1)!, () => split[0]!)).toThrow(/single-output/);
   });
 
+  it('removeNodes drops the nodes, their outputs and the initializers only they read; the constant cache follows', async () => {
+    const g = new GraphBuilder('remove');
+    const x = g.input('x', 'float32', [3]);
+    const shared = g.scalar(2);
+    const kept = g.mul(x, shared);
+    const sevenBefore = g.scalar(7);
+    const times7 = g.mul(x, sevenBefore);
+    const unused = g.add(times7, shared);
+    g.output(kept, 'y');
+    g.removeNodes(new Set(g.records.filter((r) => r.outputs.includes(unused.name) || r.outputs.includes(times7.name))));
+    expect(g.records.map((r) => r.opType)).toEqual(['Mul', 'Identity']);
+    expect(g.values.has(unused.name)).toBe(false);
+    expect([...g.initializers.keys()]).toEqual([shared.name]);
+    const seven = g.scalar(7); // a fresh initializer, not the removed one
+    expect(g.initializers.has(sevenBefore.name)).toBe(false);
+    expect(g.initializers.has(seven.name)).toBe(true);
+    g.output(g.mul(x, seven), 'z');
+    const s = await createNodeRuntime().session(g.toBytes(), g.name);
+    const r = await s.run({ x: { data: Float32Array.from([1, 2, 3]), dims: [3] } });
+    expect(Array.from(r['z']!.data as Float32Array)).toEqual([7, 14, 21]);
+    await s.release();
+  });
+
   it('builds a 10M-parameter graph and serialises it quickly enough to use', () => {
     const g = new GraphBuilder('big');
     let x = g.input('x', 'float32', [1, 1024]);

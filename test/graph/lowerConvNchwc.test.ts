@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GraphBuilder, createNodeRuntime, lowerConvsToNchwc, NCHWC_DOMAIN, probeNchwcBlock } from '../../src/graph/index.js';
+import { GraphBuilder, createNodeRuntime, hasLowerableConv, lowerConvsToNchwc, NCHWC_DOMAIN, probeNchwcBlock } from '../../src/graph/index.js';
 
 const runtime = createNodeRuntime({ threads: 2 });
 
@@ -112,6 +112,14 @@ describe('Convs lowered to the NCHWc kernels', () => {
     expect(lowerConvsToNchwc(wide, { block: 16, minVoxels: 1, conv3d: false })).toBe(0);
     const narrow = graph(lowered[4]!);
     expect(lowerConvsToNchwc(narrow, { block: 16, minVoxels: 1, conv3d: false })).toBe(1);
+  });
+
+  it('hasLowerableConv sees a training graph’s narrow conv (the VNet’s 32 -> 1 output conv, 5 depth pairs)', () => {
+    const g = graph({ name: 'narrow', x: [1, 32, 32, 32, 32], w: [1, 32, 5, 5, 5], attrs: { pads: [2, 2, 2, 2, 2, 2] } });
+    expect(hasLowerableConv(g, false)).toBe(true);
+    const wide = graph({ name: 'wide', x: [1, 32, 32, 32, 32], w: [32, 32, 5, 5, 5], attrs: { pads: [2, 2, 2, 2, 2, 2] } });
+    expect(hasLowerableConv(wide, false)).toBe(false);
+    expect(hasLowerableConv(wide, true)).toBe(true);
   });
 
   it('small volumes and images stay on the im2col Conv (below the measured break-even)', () => {

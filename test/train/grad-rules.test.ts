@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { batchStatsNorm } from '../../src/model/layers.js';
 import { planeGemmWeightGradApplies, weightGrad3dByPlanes } from '../../src/train/autodiff/planeWeightGrad.js';
+import { deriveBackward } from '../../src/train/autodiff/backward.js';
 import { maxAbsDiff, randn, seededRandom } from '../graph/reference.js';
 import { awayFromZero, gradCheck, positive, runtime, type GradCase } from './gradcheck.js';
 
@@ -33,6 +34,11 @@ const cases: Record<string, GradCase> = {
     inputs: { a: [8] },
     init: { a: awayFromZero },
     build: (g, x) => g.add(g.relu(x['a']!), g.op('Elu', [g.mul(x['a']!, g.scalar(1.5))], { alpha: 1.0 })),
+  },
+  'Elu with alpha 0.5 and -0.5 (the rule away from alpha = 1)': {
+    inputs: { a: [8] },
+    init: { a: awayFromZero },
+    build: (g, x) => g.add(g.op('Elu', [x['a']!], { alpha: 0.5 }), g.op('Elu', [x['a']!], { alpha: -0.5 })),
   },
   'Sigmoid, Tanh, Softplus, Erf': {
     inputs: { a: [8] },
@@ -240,5 +246,118 @@ describe('where the per-plane GEMMs take the 3-D weight gradient', () => {
   });
   it('the volume threshold is a parameter', () => {
     expect(planeGemmWeightGradApplies(at(8, 8), at(8, 8), [5, 5, 5], plain, 8 ** 3)).toBe(true);
+  });
+});
+
+describe('Elu backward from its output alone', () => {
+  /** dL/dx of L = sum(Elu(x) * r) from ORT, with Elu(x) itself. */
+  async function eluGrad(x: Float32Array, r: Float32Array, alpha: number): Promise<{ y: Float32Array; dx: Float32Array }> {
+    const g = new GraphBuilder('elu');
+    const xv = g.input('x', 'float32', [x.length]);
+    const y = g.op('Elu', [xv], { alpha });
+    g.output(y, 'y');
+    const loss = g.reduceSum(g.mul(y, g.constant(r, [r.length])), [0], false);
+    const { grads } = deriveBackward(g, loss, ['x']);
+    g.output(grads.get('x')!, 'dx');
+    const s = await runtime.session(g.toBytes(), 'elu');
+    const out = await s.run({ x: { data: x, dims: [x.length] } });
+    await s.release();
+    return { y: out['y']!.data as Float32Array, dx: out['dx']!.data as Float32Array };
+  }
+  /** The plain form on the input: dy where x > 0, dy * (y + alpha) elsewhere, in float32. */
+  const plain = (x: Float32Array, y: Float32Array, r: Float32Array, alpha: number) =>
+    Float32Array.from(x, (v, i) => (v > 0 ? r[i]! : Math.fround(r[i]! * Math.fround(y[i]! + alpha))));
+
+  it.each([1, 0.5])('alpha %s: equals the input-based form exactly, at 0 and tiny values too; a variant ignoring alpha fails', async (alpha) => {
+    const rnd = seededRandom(7);
+    const x = Float32Array.from([...randn(4000, rnd).map((v) => 3 * v), 0, -0, 1e-30, -1e-30, -1e-45, 20, -20]);
+    const r = randn(x.length, rnd);
+    const { y, dx } = await eluGrad(x, r, alpha);
+    expect(maxAbsDiff(dx, plain(x, y, r, alpha))).toBe(0);
+    // Deliberately wrong: min(y, 0) + 1 (the alpha = 1 shortcut) for alpha 0.5, or the Where's branches swapped.
+    const wrong = alpha === 1 ? Float32Array.from(x, (v, i) => (v > 0 ? Math.fround(r[i]! * Math.fround(y[i]! + 1)) : r[i]!)) : Float32Array.from(y, (v, i) => Math.fround(r[i]! * Math.fround(Math.min(v, 0) + 1)));
+    expect(maxAbsDiff(dx, wrong)).toBeGreaterThan(0.1);
+  });
+});
+
+describe('batch-statistics BatchNorm backward (Sub, Mul and sum rewrites) against its closed form', () => {
+  const [n, c, d, h, w] = [2, 3, 5, 4, 6];
+  const per = n * d * h * w;
+  const eps = 1e-5;
+  /** Closed form in float64: dx = gamma invStd (dz - mean(dz) - xhat mean(dz xhat)), dgamma = sum(dz xhat), dbeta = sum(dz). */
+  function closedForm(x: Float32Array, dz: Float32Array, gamma: Float32Array, varianceTerm = 1) {
+    const dx = new Float64Array(x.length);
+    const dgamma = new Float64Array(c);
+    const dbeta = new Float64Array(c);
+    const at = (b: number, ch: number, i: number) => (b * c + ch) * (d * h * w) + i;
+    for (let ch = 0; ch < c; ch++) {
+      let mean = 0;
+      for (let b = 0; b < n; b++) for (let i = 0; i < d * h * w; i++) mean += x[at(b, ch, i)]!;
+      mean /= per;
+      let v = 0;
+      for (let b = 0; b < n; b++) for (let i = 0; i < d * h * w; i++) v += (x[at(b, ch, i)]! - mean) ** 2;
+      const invStd = 1 / Math.sqrt(v / per + eps);
+      let sdz = 0;
+      let sdzx = 0;
+      for (let b = 0; b < n; b++)
+        for (let i = 0; i < d * h * w; i++) {
+          sdz += dz[at(b, ch, i)]!;
+          sdzx += dz[at(b, ch, i)]! * (x[at(b, ch, i)]! - mean) * invStd;
+        }
+      dgamma[ch] = sdzx;
+      dbeta[ch] = sdz;
+      for (let b = 0; b < n; b++)
+        for (let i = 0; i < d * h * w; i++) {
+          const k = at(b, ch, i);
+          const xhat = (x[k]! - mean) * invStd;
+          dx[k] = gamma[ch]! * invStd * (dz[k]! - sdz / per - varianceTerm * xhat * (sdzx / per));
+        }
+    }
+    return { dx, dgamma, dbeta };
+  }
+  const relMax = (got: Float32Array, want: Float64Array) => {
+    let err = 0;
+    let scale = 0;
+    want.forEach((v, i) => {
+      err = Math.max(err, Math.abs(got[i]! - v));
+      scale = Math.max(scale, Math.abs(v));
+    });
+    return err / scale;
+  };
+
+  it('gradients of x, gamma and beta within 1e-5 of the closed form; no full-size Expand or unused node in the backward; dropping the variance term fails', async () => {
+    const g = new GraphBuilder('bn');
+    const xv = g.input('x', 'float32', [n, c, d, h, w]);
+    const gv = g.input('gamma', 'float32', [c]);
+    const bv = g.input('beta', 'float32', [c]);
+    const rnd = seededRandom(11);
+    const dzData = randn(c * per, rnd);
+    const z = batchStatsNorm(g, xv, gv, bv, eps);
+    const loss = g.reduceSum(g.mul(z, g.constant(dzData, [n, c, d, h, w])), [0, 1, 2, 3, 4], false);
+    const forwardNodes = g.records.length;
+    const { grads } = deriveBackward(g, loss, ['x', 'gamma', 'beta']);
+    const backward = g.records.slice(forwardNodes);
+    const full = c * per;
+    const size = (name: string) => (g.values.get(name)!.shape as number[]).reduce((p, q) => p * q, 1);
+    expect(backward.filter((r) => r.opType === 'Expand' && size(r.outputs[0]!) === full)).toEqual([]);
+    const read = new Set(g.records.flatMap((r) => r.inputs));
+    const roots = new Set([...grads.values()].map((v) => v.name));
+    expect(backward.filter((r) => !r.outputs.some((o) => read.has(o) || roots.has(o))).map((r) => r.name)).toEqual([]);
+    expect([...g.initializers.keys()].filter((k) => !read.has(k))).toEqual([]);
+    for (const k of ['x', 'gamma', 'beta']) g.output(grads.get(k)!, `d_${k}`);
+    const x = Float32Array.from(randn(full, rnd), (v) => 2 * v + 0.5);
+    const gamma = Float32Array.from([0.7, -1.3, 1.1]);
+    const s = await runtime.session(g.toBytes(), 'bn');
+    const out = await s.run({ x: { data: x, dims: [n, c, d, h, w] }, gamma: { data: gamma, dims: [c] }, beta: { data: new Float32Array([0.1, 0.2, -0.3]), dims: [c] } });
+    await s.release();
+    const want = closedForm(x, dzData, gamma);
+    const got = (k: string) => out[`d_${k}`]!.data as Float32Array;
+    expect(relMax(got('x'), want.dx)).toBeLessThan(1e-5);
+    expect(relMax(got('gamma'), want.dgamma)).toBeLessThan(1e-5);
+    expect(relMax(got('beta'), want.dbeta)).toBeLessThan(1e-5);
+    // The variance path (the x * x product whose gradient is 2 x dy) is checked: without it, or with half of it
+    // (one of the two products dropped), dx misses by over 1000x the tolerance.
+    expect(relMax(got('x'), closedForm(x, dzData, gamma, 0).dx)).toBeGreaterThan(1e-2);
+    expect(relMax(got('x'), closedForm(x, dzData, gamma, 0.5).dx)).toBeGreaterThan(1e-2);
   });
 });

@@ -21,8 +21,9 @@ export interface ConvLowering {
   /**
    * Lower 3-D convs with a block-multiple of output channels (default true). Each costs ~66 MB more transient
    * memory than ORT's im2col conv at the VNet's 64^3 32-channel layer (the depth-major copies of its input and
-   * output); a training graph's peak has that on top of every saved activation (VNet step 1320 -> 1512 MiB), so
-   * training turns it off. The narrow (few output channels) and 2-D kinds cost nothing measurable and stay on.
+   * output); a training graph's peak has that on top of every saved activation (VNet step 1320 -> 1512 MiB; with
+   * only the input-gradient convs lowered still +104 MiB, round six), so training turns it off. The narrow (few
+   * output channels) and 2-D kinds cost nothing measurable and stay on.
    */
   conv3d?: boolean;
 }
@@ -119,11 +120,16 @@ export function lowerConvsToNchwc(g: GraphBuilder, lowering: ConvLowering): numb
   return n;
 }
 
-/** True when `lowerConvsToNchwc` (default thresholds) may lower a conv: checked with the smallest block, 4, which every larger block is a multiple of. */
+/**
+ * True when `lowerConvsToNchwc` (default thresholds) may lower a conv with one of MLAS's blocks (4, 8 or 16): the
+ * channel counts pass with smaller blocks, the narrow kind's Co * kd <= block with larger ones, so each is checked
+ * (block 4 alone missed the VNet's 32 -> 1 output conv, 1 x 5 pairs, so training graphs never lowered it).
+ */
 export function hasLowerableConv(g: GraphBuilder, conv3d = true): boolean {
   let producer: Map<string, OpRecord> | undefined;
-  const opts = withDefaults({ block: 4, conv3d });
-  return g.records.some((r) => lowerable(g, r, opts, () => (producer ??= producersOf(g.records))) !== undefined);
+  const producers = () => (producer ??= producersOf(g.records));
+  const blocks = [4, 8, 16].map((block) => withDefaults({ block, conv3d }));
+  return g.records.some((r) => blocks.some((opts) => lowerable(g, r, opts, producers) !== undefined));
 }
 
 function valueOf(g: GraphBuilder, r: OpRecord, name: string): Value {

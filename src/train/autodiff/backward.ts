@@ -1,4 +1,4 @@
-import type { GraphBuilder, Value } from '../../graph/builder.js';
+import type { GraphBuilder, OpRecord, Value } from '../../graph/builder.js';
 import { VJP_RULES, type VjpContext } from './rules.js';
 import { AutodiffError, staticShape } from './shapes.js';
 
@@ -44,13 +44,32 @@ export function deriveBackward(g: GraphBuilder, loss: Value, wrt: readonly strin
     if (list) list.push(v);
     else pending.set(name, [v]);
   };
-  const ctx: VjpContext = { g, shape: (name) => staticShape(g, name), value: (name) => g.values.get(name)! };
+  // Producers indexed lazily: rules ask about values their neighbours' rules have just emitted.
+  const producers = new Map<string, OpRecord>();
+  let indexed = 0;
+  const producer = (name: string): OpRecord | undefined => {
+    for (; indexed < g.records.length; indexed++) for (const o of g.records[indexed]!.outputs) producers.set(o, g.records[indexed]!);
+    return producers.get(name);
+  };
+  const ctx: VjpContext = { g, shape: (name) => staticShape(g, name), value: (name) => g.values.get(name)!, producer };
   const total = (name: string): Value | null => {
     const list = pending.get(name);
     if (!list || list.length === 0) return null;
-    const sum = list.length === 1 ? list[0]! : g.op('Sum', list);
+    const sum = list.length === 1 ? list[0]! : (broadcastPair(list) ?? g.op('Sum', list));
     pending.set(name, [sum]);
     return sum;
+  };
+
+  // Two terms, one an Expand (a mean's gradient, e.g. a batch-norm input's): add its input with broadcasting,
+  // so the full-size Expand is never materialised (same sums: a + b element by element either way).
+  const broadcastPair = (list: readonly Value[]): Value | null => {
+    if (list.length !== 2) return null;
+    for (const [full, other] of [list, [...list].reverse()] as [Value, Value][]) {
+      const p = producer(other.name);
+      const shape = ctx.shape(full.name);
+      if (p?.opType === 'Expand' && ctx.shape(other.name).join() === shape.join() && producer(full.name)?.opType !== 'Expand') return g.add(full, ctx.value(p.inputs[0]!));
+    }
+    return null;
   };
 
   push(loss.name, g.constant([1], lossShape));
@@ -78,6 +97,23 @@ export function deriveBackward(g: GraphBuilder, loss: Value, wrt: readonly strin
     if (v) grads.set(w, v);
     else unreached.push(w);
   }
+  dropUnusedBackwardNodes(g, forward.length, [...grads.values()].map((v) => v.name));
   return { grads, unreached, differentiatedOps };
+}
+
+/**
+ * Removes backward nodes (records from `start` on) that no gradient depends on: a rule may read a neighbour's
+ * output through the node that made it (e.g. the broadcast source of an Expand, see elementwise.ts's Mul), leaving
+ * that node without a consumer, and ONNX Runtime would still run it.
+ */
+function dropUnusedBackwardNodes(g: GraphBuilder, start: number, roots: readonly string[]): void {
+  const live = new Set<string>([...roots, ...g.outputs.map((v) => v.name)]);
+  const dead = new Set<OpRecord>();
+  for (let k = g.records.length - 1; k >= start; k--) {
+    const r = g.records[k]!;
+    if (r.outputs.some((o) => live.has(o))) for (const i of r.inputs) live.add(i);
+    else dead.add(r);
+  }
+  g.removeNodes(dead);
 }
 

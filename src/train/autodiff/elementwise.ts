@@ -19,22 +19,44 @@ const add: VjpRule = (ctx, r, dys, need) => {
   return r.inputs.map((name, i) => (need[i] ? toInput(ctx, r.outputs[0]!, name, dy) : null));
 };
 
+/** Sub: the subtrahend's gradient is negated after the broadcast sum (a batch-norm mean: one small Neg, not a full pass). */
 const sub: VjpRule = (ctx, r, dys, need) => {
   const dy = only(dys);
   const [a, b] = r.inputs as [string, string];
   return [
     need[0] ? toInput(ctx, r.outputs[0]!, a, dy) : null,
-    need[1] ? toInput(ctx, r.outputs[0]!, b, ctx.g.op('Neg', [dy])) : null,
+    need[1] ? ctx.g.op('Neg', [toInput(ctx, r.outputs[0]!, b, dy)]) : null,
   ];
 };
 
-const mul: VjpRule = (ctx, r, dys, need) => {
+/** Same shape, element by element: a and b of equal rank and length (no broadcasting needed). */
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * dy * other, where dy may be an Expand (a ReduceMean's or ReduceSum's gradient, e.g. a batch-norm variance's):
+ * when the Expand's input broadcast against `other` already gives dy's shape, the product reads that input and
+ * the full-size Expand is never materialised (same values: broadcasting repeats them as Expand would).
+ */
+function timesDy(ctx: VjpContext, dy: Value, other: Value, scale = 1): Value {
   const { g } = ctx;
+  const p = ctx.producer(dy.name);
+  const dyShape = ctx.shape(dy.name);
+  let src = dy;
+  if (p?.opType === 'Expand' && sameShape(ctx.shape(other.name), dyShape)) src = ctx.value(p.inputs[0]!);
+  if (scale !== 1) src = g.mul(src, g.scalar(scale));
+  return g.mul(src, other);
+}
+
+/** Mul; x * x (a variance's square) gets one product 2 x dy instead of two products and their sum. */
+const mul: VjpRule = (ctx, r, dys, need) => {
   const dy = only(dys);
   const [a, b] = r.inputs.map((n) => ctx.value(n)) as [Value, Value];
+  if (a.name === b.name) return [need[0] ? toInput(ctx, r.outputs[0]!, a.name, timesDy(ctx, dy, a, 2)) : null, null];
   return [
-    need[0] ? toInput(ctx, r.outputs[0]!, a.name, g.mul(dy, b)) : null,
-    need[1] ? toInput(ctx, r.outputs[0]!, b.name, g.mul(dy, a)) : null,
+    need[0] ? toInput(ctx, r.outputs[0]!, a.name, timesDy(ctx, dy, b)) : null,
+    need[1] ? toInput(ctx, r.outputs[0]!, b.name, timesDy(ctx, dy, a)) : null,
   ];
 };
 
@@ -99,14 +121,20 @@ export const ELEMENTWISE_RULES: Record<string, VjpRule> = {
   },
 };
 
-/** Elu: y = x for x > 0, alpha (e^x - 1) otherwise, so dy/dx = 1 or y + alpha. */
+/**
+ * Elu: y = x for x > 0, alpha (e^x - 1) otherwise, so dy/dx = 1 or y + alpha. With alpha > 0, y > 0 exactly where
+ * x > 0, so the rule reads y alone: the Elu's input (in the VNet a BatchNorm output, 32 MB per 64^3 32-channel
+ * layer) need not stay alive for the backward. With alpha = 1 (the VNet's) the factor is min(y, 0) + 1: three
+ * passes instead of Greater, Add, Mul and Where; both forms round exactly as dy * (y + 1) and dy do.
+ */
 ELEMENTWISE_RULES['Elu'] = (ctx, r, dys) => {
   const { g } = ctx;
   const alpha = (r.attrs['alpha'] as number | undefined) ?? 1;
-  const x = ctx.value(r.inputs[0]!);
   const y = ctx.value(r.outputs[0]!);
   const dy = only(dys);
-  return [g.op('Where', [g.op('Greater', [x, g.scalar(0)]), dy, g.mul(dy, g.add(y, g.scalar(alpha)))])];
+  if (alpha === 1) return [g.mul(dy, g.add(g.op('Min', [y, g.scalar(0)]), g.scalar(1)))];
+  const positive = g.op('Greater', [alpha > 0 ? y : ctx.value(r.inputs[0]!), g.scalar(0)]);
+  return [g.op('Where', [positive, dy, g.mul(dy, g.add(y, g.scalar(alpha)))])];
 };
 
 /** Exact (erf) GELU: d/dx [x Phi(x)] = Phi(x) + x phi(x). */

@@ -78,6 +78,8 @@ export interface VjpContext {
   /** Static shape of a value (throws if unknown). */
   shape(name: string): number[];
   value(name: string): Value;
+  /** The node that computes `name` (forward or backward), undefined for inputs and initializers. */
+  producer(name: string): import('../../graph/builder.js').OpRecord | undefined;
 }
 
 /**
