@@ -6,7 +6,7 @@ import type { VoxelPrompt } from '../../src/pipeline/prompts.js';
 import type { Volume } from '../../src/volume/types.js';
 import { createMaskLike } from '../../src/volume/volume.js';
 import { EditHistory, type SliceEdit } from './history.js';
-import type { DeviceChoice } from './protocol.js';
+import type { DeviceChoice, PromptMarks } from './protocol.js';
 import { boneVolumeMl, readSlice, sliceSize, writeSlice } from './sliceMasks.js';
 import { VolumeViewer, type ViewMode, type Voxel } from './viewer.js';
 import { forgetWeights, loadAllWeights, saveWeights, type WeightsRole } from './weightsStore.js';
@@ -66,7 +66,9 @@ const state = {
   busy: false,
   segmented: undefined as { start: number; end: number; attention: boolean; ms: number } | undefined,
   prompts: new Map<number, VoxelPrompt[]>(),
-  lastPrompt: undefined as { slice: number; prompt: VoxelPrompt; clickToMaskMs: number; decodeMs: number; cached: boolean } | undefined,
+  lastPrompt: undefined as
+    | { slice: number; prompt: VoxelPrompt; clickToMaskMs: number; decodeMs: number; cached: boolean; phases: ClickPhases }
+    | undefined,
   runtime: undefined as { device: string; threads: number; isolated: boolean } | undefined,
   error: undefined as string | undefined,
   exports: 0,
@@ -333,16 +335,55 @@ function recordEdit(k: number, mask: Uint8Array, prompts: VoxelPrompt[]): void {
   applySlice(k, mask, prompts);
 }
 
+/** Where a click's time went (ms), in order: they sum to clickToMaskMs. */
+export interface ClickPhases {
+  /** Press to the request posted (mouse up, prompt built). */
+  input: number;
+  /** Posted to the worker's handler starting (queue, message delivery). */
+  toWorker: number;
+  /** Cache look-ups and prompt encoding before the first decoder run (an encode on an unsegmented slice). */
+  prep: number;
+  /** ONNX Runtime decoder run(s), inputs in and logits out. */
+  decoder: number;
+  /** Logits to the slice mask (threshold, nearest resize, transposition). */
+  post: number;
+  /** The reply's way to the page. */
+  back: number;
+  /** History, mask volume and drawing-layer update (texture upload queued, scene drawn). */
+  apply: number;
+  /** Until the second frame callback after it: the frame showing the mask went out. */
+  frames: number;
+}
+
+function clickPhases(t0: number, postAt: number, m: PromptMarks, receivedAt: number, appliedAt: number, shownAt: number): ClickPhases {
+  const shift = performance.timeOrigin; // page clock -> shared clock
+  return {
+    input: postAt - t0,
+    toWorker: m.startAt - (postAt + shift),
+    prep: m.decodeAt - m.startAt,
+    decoder: m.decodedAt - m.decodeAt,
+    post: m.doneAt - m.decodedAt,
+    back: receivedAt + shift - m.doneAt,
+    apply: appliedAt - receivedAt,
+    frames: shownAt - appliedAt,
+  };
+}
+
 async function addPrompt(k: number, prompt: VoxelPrompt, t0: number): Promise<void> {
   const prompts = [...promptsOf(k), prompt];
+  const postAt = performance.now();
   const res = await worker.call('prompt', { slice: k, prompts, attention: ui.attention.checked });
+  const receivedAt = performance.now();
   recordEdit(k, res.sliceMask, prompts);
+  const appliedAt = performance.now();
   // On screen: the frame drawn with the new mask has been handed on and the next one has begun (two
   // frame callbacks; one only says the next frame is about to be drawn, with the GPU work still queued).
   await new Promise(requestAnimationFrame);
   await new Promise(requestAnimationFrame);
-  const clickToMaskMs = performance.now() - t0;
-  state.lastPrompt = { slice: k, prompt, clickToMaskMs, decodeMs: res.decodeMs, cached: res.cached };
+  const shownAt = performance.now();
+  const clickToMaskMs = shownAt - t0;
+  const phases = clickPhases(t0, postAt, res.marks, receivedAt, appliedAt, shownAt);
+  state.lastPrompt = { slice: k, prompt, clickToMaskMs, decodeMs: res.decodeMs, cached: res.cached, phases };
   ui.clickTime.textContent =
     `click → mask ${Math.round(clickToMaskMs)} ms (decoder ${Math.round(res.decodeMs)} ms` +
     (res.cached ? '' : `, first prompt on this slice: encoder ${Math.round(res.encodeMs)} ms`) +
