@@ -1,4 +1,5 @@
 import { Niivue, NVImage, SHOW_RENDER, SLICE_TYPE } from '@niivue/niivue';
+import { LEAN_SLICE_SHADER } from './sliceShader.js';
 
 export type ViewMode = 'edit' | 'multiplanar' | 'render';
 
@@ -107,6 +108,8 @@ export class VolumeViewer {
   async attach(): Promise<void> {
     await this.nv.attachToCanvas(this.canvas);
     this.nv.setCrosshairWidth(1);
+    // The viewer never loads overlay volumes (the mask is the drawing layer): see sliceShader.ts.
+    this.nv.setCustomSliceShader(LEAN_SLICE_SHADER);
   }
 
   /**
