@@ -15,6 +15,7 @@ declare global {
     sabViewer: {
       state: () => unknown;
       voxelToClient: (i: number, j: number, k: number) => { x: number; y: number } | undefined;
+      compareSliceShaders: () => { differing: number; bytes: number };
     };
   }
 }

@@ -577,6 +577,7 @@ declare global {
     sabViewer: {
       state: () => unknown;
       voxelToClient: (i: number, j: number, k: number) => { x: number; y: number } | undefined;
+      compareSliceShaders: () => { differing: number; bytes: number };
     };
   }
 }
@@ -598,6 +599,7 @@ window.sabViewer = {
     exports: state.exports,
   }),
   voxelToClient: (i, j, k) => viewer.voxelToClient([i, j, k]),
+  compareSliceShaders: () => viewer.compareSliceShaders(),
 };
 
 async function start(): Promise<void> {

@@ -182,6 +182,30 @@ export class VolumeViewer {
     this.nv.drawScene();
   }
 
+  /**
+   * For tests: the current view drawn with the viewer's slice shader and with niivue's own, read back;
+   * how many canvas bytes differ (0 expected, see sliceShader.ts) and how many were compared.
+   */
+  compareSliceShaders(): { differing: number; bytes: number } {
+    const nv = this.nv as unknown as { gl: WebGL2RenderingContext; customSliceShader: unknown };
+    const gl = nv.gl;
+    const grab = () => {
+      this.nv.drawScene();
+      const px = new Uint8Array(gl.drawingBufferWidth * gl.drawingBufferHeight * 4);
+      gl.readPixels(0, 0, gl.drawingBufferWidth, gl.drawingBufferHeight, gl.RGBA, gl.UNSIGNED_BYTE, px);
+      return px;
+    };
+    const lean = grab();
+    const own = nv.customSliceShader;
+    nv.customSliceShader = null;
+    const plain = grab();
+    nv.customSliceShader = own;
+    this.nv.drawScene();
+    let differing = 0;
+    for (let p = 0; p < lean.length; p++) if (lean[p] !== plain[p]) differing++;
+    return { differing, bytes: lean.length };
+  }
+
   setOpacity(opacity: number): void {
     this.nv.setDrawOpacity(opacity);
   }
