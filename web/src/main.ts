@@ -303,6 +303,10 @@ ui.segment.addEventListener('click', () =>
     viewer.setMask(vol.mask);
     const ms = performance.now() - t0;
     state.segmented = { start: res.start, end: res.end, attention: res.attention, ms };
+    // The slice on screen may have been segmented just now: prepare its clicks (and open the click
+    // decoder) while the user looks, instead of on the first click.
+    locationSlice = -1;
+    prefetchSlice(viewer.currentSlice());
     const n = res.end - res.start;
     setStatus(
       `segmented ${n} slice${n === 1 ? '' : 's'} in ${(ms / 1000).toFixed(1)} s ` +
