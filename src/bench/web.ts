@@ -22,7 +22,8 @@ import { readVolume } from '../io/dispatch.js';
 /**
  * `npm run bench:web`: the viewer in headless Chromium (onnxruntime-web, WASM threads under
  * COOP/COEP as `sab serve` sends): slice encode ms, click-to-mask ms (to the frame after the one showing
- * the mask) and the CPU per click of Chromium's processes. Weights: $SAB_WEIGHTS or
+ * the mask), where a click's time goes (phases marked in page and worker) and the CPU per click of
+ * Chromium's processes. Weights: $SAB_WEIGHTS or
  * the golden test checkpoints beside the checkout (same graphs and cost as the trained ones).
  */
 
