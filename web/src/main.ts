@@ -341,7 +341,7 @@ function recordEdit(k: number, mask: Uint8Array, prompts: VoxelPrompt[]): void {
 
 /** Where a click's time went (ms), in order: they sum to clickToMaskMs. */
 export interface ClickPhases {
-  /** Press to the request posted (mouse up, prompt built). */
+  /** Press to the request posted (a point is requested at the press, a box at the release). */
   input: number;
   /** Posted to the worker's handler starting (queue, message delivery). */
   toWorker: number;
@@ -351,7 +351,7 @@ export interface ClickPhases {
   decoder: number;
   /** Logits to the slice mask (threshold, nearest resize, transposition). */
   post: number;
-  /** The reply's way to the page. */
+  /** The reply's way to the page (and, for a point, until the button is up). */
   back: number;
   /** History, mask volume and drawing-layer update (texture upload queued, scene drawn). */
   apply: number;
@@ -373,10 +373,15 @@ function clickPhases(t0: number, postAt: number, m: PromptMarks, receivedAt: num
   };
 }
 
-async function addPrompt(k: number, prompt: VoxelPrompt, t0: number): Promise<void> {
+function requestPrompt(k: number, prompt: VoxelPrompt) {
+  return worker.call('prompt', { slice: k, prompts: [...promptsOf(k), prompt], attention: ui.attention.checked });
+}
+
+/** `early`: the same request, already posted at the press (a point prompt). */
+async function addPrompt(k: number, prompt: VoxelPrompt, t0: number, early?: { reply: Promise<PromptReply>; postAt: number }): Promise<void> {
   const prompts = [...promptsOf(k), prompt];
-  const postAt = performance.now();
-  const res = await worker.call('prompt', { slice: k, prompts, attention: ui.attention.checked });
+  const postAt = early?.postAt ?? performance.now();
+  const res = await (early?.reply ?? requestPrompt(k, prompt));
   const receivedAt = performance.now();
   recordEdit(k, res.sliceMask, prompts);
   const appliedAt = performance.now();
@@ -414,8 +419,14 @@ ui.clearSlice.addEventListener('click', () => {
 });
 
 // Pointer on the slice view: click = point (left positive; right or shift negative), drag = box.
-let press: { x: number; y: number; voxel: Voxel; t: number; negative: boolean } | undefined;
+type PromptReply = Awaited<ReturnType<typeof requestPrompt>>;
+/** A press on the slice; `early`: its point prompt, already requested (see the mousedown handler). */
+let press: { x: number; y: number; voxel: Voxel; t: number; negative: boolean; early?: { reply: Promise<PromptReply>; postAt: number } } | undefined;
 const DRAG_PX = 5;
+
+function pointPrompt(p: { voxel: Voxel; negative: boolean }): VoxelPrompt {
+  return { kind: 'point', ijk: [Math.round(p.voxel[0]), Math.round(p.voxel[1]), Math.round(p.voxel[2])], label: p.negative ? 0 : 1 };
+}
 
 function promptModeActive(): boolean {
   return ui.promptMode.checked && viewer.viewMode === 'edit' && state.volume !== undefined;
@@ -443,6 +454,13 @@ for (const type of ['mousedown', 'mousemove', 'mouseup', 'contextmenu', 'dblclic
       if (type === 'mousedown') {
         const voxel = viewer.clientToVoxel(e.clientX, e.clientY);
         press = voxel && { x: e.clientX, y: e.clientY, voxel, t: performance.now(), negative: e.button === 2 || e.shiftKey };
+        // Most presses are clicks: decode their point while the button is down (a press lasts ~0.1 s, about
+        // a decode). A drag discards it; nothing is applied before the button comes up.
+        if (press && state.weights.sam && !state.busy) {
+          const reply = requestPrompt(Math.round(press.voxel[2]), pointPrompt(press));
+          reply.catch(() => undefined); // a failure is reported when (and if) the click uses it
+          press.early = { reply, postAt: performance.now() };
+        }
       } else if (type === 'mousemove' && press) {
         if (Math.hypot(e.clientX - press.x, e.clientY - press.y) > DRAG_PX) rubberBand(press.x, press.y, e.clientX, e.clientY);
       } else if (type === 'mouseup' && press) {
@@ -461,13 +479,13 @@ for (const type of ['mousedown', 'mousemove', 'mouseup', 'contextmenu', 'dblclic
             corner1: [Math.round(end[0]), Math.round(end[1]), k],
           };
         } else {
-          prompt = { kind: 'point', ijk: [Math.round(p.voxel[0]), Math.round(p.voxel[1]), k], label: p.negative ? 0 : 1 };
+          prompt = pointPrompt(p);
         }
         if (!state.weights.sam) {
           setStatus('load the weights (bone_sam.pth) before adding prompts', 'error');
           return;
         }
-        void guarded('prompt', () => addPrompt(k, prompt, p.t));
+        void guarded('prompt', () => addPrompt(k, prompt, p.t, dragged ? undefined : p.early));
       }
     },
     { capture: true },
