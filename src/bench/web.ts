@@ -13,6 +13,7 @@ import {
   webgpuAdapter,
   waitIdle,
   type ViewerSession,
+  type ViewerState,
 } from './webDriver.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -21,7 +22,8 @@ import { readVolume } from '../io/dispatch.js';
 /**
  * `npm run bench:web`: the viewer in headless Chromium (onnxruntime-web, WASM threads under
  * COOP/COEP as `sab serve` sends): slice encode ms, click-to-mask ms (to the frame after the one showing
- * the mask) and the CPU per click of Chromium's processes. Weights: $SAB_WEIGHTS or
+ * the mask), where a click's time goes (phases marked in page and worker) and the CPU per click of
+ * Chromium's processes. Weights: $SAB_WEIGHTS or
  * the golden test checkpoints beside the checkout (same graphs and cost as the trained ones).
  */
 
@@ -30,10 +32,13 @@ const FIXTURES = path.join(REPO, '../shared/fixtures');
 const VOLUME = process.env['SAB_BENCH_VOLUME'] ?? path.join(FIXTURES, 'mri/wrist_2.nii.gz');
 const WEIGHTS = process.env['SAB_WEIGHTS'] || path.join(FIXTURES, 'golden');
 
+function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
 function stats(xs: number[]): string {
   const s = [...xs].sort((a, b) => a - b);
-  const med = s[Math.floor(s.length / 2)]!;
-  return `median ${med.toFixed(0)} ms (min ${s[0]!.toFixed(0)}, max ${s[s.length - 1]!.toFixed(0)}, n=${s.length})`;
+  return `median ${median(xs).toFixed(0)} ms (min ${s[0]!.toFixed(0)}, max ${s[s.length - 1]!.toFixed(0)}, n=${s.length})`;
 }
 
 async function statusNumber(s: ViewerSession, re: RegExp): Promise<number> {
@@ -75,6 +80,7 @@ export async function run(): Promise<void> {
     await goToSlice(s, 38);
     const click: number[] = [];
     const decode: number[] = [];
+    const phases: NonNullable<ViewerState['lastPrompt']>['phases'][] = [];
     const points: [number, number, number][] = [
       [150, 110, 38], [120, 90, 38], [180, 130, 38], [100, 150, 38], [140, 60, 38], [160, 100, 38],
       [130, 120, 38], [110, 80, 38], [170, 140, 38], [150, 70, 38], [125, 105, 38],
@@ -85,16 +91,24 @@ export async function run(): Promise<void> {
       const r = (await clickVoxel(s, p)).lastPrompt!;
       click.push(r.clickToMaskMs);
       decode.push(r.decodeMs);
+      phases.push(r.phases);
       await s.page.click('#undo'); // back to one prompt per click
       await waitIdle(s);
     }
     await s.page.waitForTimeout(500); // the last undo's frame
     const cpu1 = s.cpuByProcess();
-    // The first click opens the prompt-mode decoder sessions and computes the slice's prompt-independent
-    // image projections (cached for the later clicks): report it apart.
-    process.stdout.write(`first click (opens the prompt decoder, computes the slice's image projections): ${click[0]!.toFixed(0)} ms\n`);
+    // The first click may wait for the slice's prompt-independent image projections (prefetched when the
+    // slice came on screen; the click decoder's session was opened after the automatic run): report it apart.
+    process.stdout.write(`first click (waits for the slice's prefetched image projections): ${click[0]!.toFixed(0)} ms\n`);
     process.stdout.write(`click-to-mask: ${stats(click.slice(1))}\n`);
     process.stdout.write(`  of which decoder in the worker: ${stats(decode.slice(1))}\n`);
+    // Page and worker marks (web/src/main.ts ClickPhases): where the rest of a click goes.
+    const phase = (k: keyof (typeof phases)[number]) => median(phases.slice(1).map((p) => p[k])).toFixed(1);
+    process.stdout.write(
+      `  phase medians (ms): input ${phase('input')}, to worker ${phase('toWorker')}, prep ${phase('prep')}, ` +
+        `ONNX Runtime decoder ${phase('decoder')}, logits to mask ${phase('post')}, back ${phase('back')}, ` +
+        `drawing update ${phase('apply')}, frames until shown ${phase('frames')}\n`,
+    );
     // Where the CPU goes per click (+ its undo) on this machine's 2 cores: with --disable-gpu the GPU
     // process renders WebGL in software (SwiftShader) and competes with the WASM threads.
     const perClick = (type: string) => (((cpu1[type] ?? 0) - (cpu0[type] ?? 0)) / (points.length - 1)).toFixed(2);

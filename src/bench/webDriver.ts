@@ -15,6 +15,7 @@ declare global {
     sabViewer: {
       state: () => unknown;
       voxelToClient: (i: number, j: number, k: number) => { x: number; y: number } | undefined;
+      compareSliceShaders: () => { differing: number; bytes: number };
     };
   }
 }
@@ -79,6 +80,8 @@ export interface ViewerState {
     clickToMaskMs: number;
     decodeMs: number;
     cached: boolean;
+    /** Where the click's time went, ms (web/src/main.ts ClickPhases). */
+    phases: Record<'input' | 'toWorker' | 'prep' | 'decoder' | 'post' | 'back' | 'apply' | 'frames', number>;
   } | null;
   runtime: { device: string; threads: number; isolated: boolean } | null;
   error: string | null;

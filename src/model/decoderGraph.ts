@@ -31,10 +31,10 @@ export interface DecoderGraphOptions {
   /** Fold the fusion's eval-mode BatchNorms into its convs (default true). */
   foldBatchNorm?: boolean;
   /**
-   * Read block 0's image-token projections from the inputs t2i_keys, t2i_values and i2t_queries
-   * (computed once per slice by buildImageProjectionsGraph) instead of computing them; such a graph
-   * outputs only low_res_logits and iou_pred. Prompt mode without attention only (the viewer's clicks
-   * over a cached fused embedding).
+   * Read the image tokens and block 0's image-token projections from the inputs image_tokens, t2i_keys,
+   * t2i_values and i2t_queries (computed once per slice by buildImageProjectionsGraph) instead of the
+   * image embedding; such a graph outputs only low_res_logits and iou_pred. Prompt mode without attention
+   * only (the viewer's clicks over a cached fused embedding).
    */
   cachedImageProjections?: boolean;
   /** See MaskDecoderOptions.tokenSideProjections (default false: the graph `sab segment` runs). */
@@ -52,15 +52,20 @@ export const DecoderIO = {
   fusedEmbedding: 'fused_embedding',
   sparseEmbeddings: 'sparse_embeddings',
   densePe: 'dense_pe',
+  imageTokens: 'image_tokens',
   t2iKeys: 't2i_keys',
   t2iValues: 't2i_values',
   i2tQueries: 'i2t_queries',
 } as const;
 
-const PROJECTION_IO: [keyof ImageProjections, string][] = [
-  ['t2iKeys', DecoderIO.t2iKeys],
-  ['t2iValues', DecoderIO.t2iValues],
-  ['i2tQueries', DecoderIO.i2tQueries],
+const HEADS = 8;
+const TOKENS = EMBED_GRID * EMBED_GRID;
+const HEAD_DIM = EMBED_DIM / 2 / HEADS;
+/** The cached projections: name and shape (see ImageProjections). */
+const PROJECTION_IO: [keyof ImageProjections, string, (string | number)[]][] = [
+  ['t2iKeys', DecoderIO.t2iKeys, ['N', HEADS, HEAD_DIM, TOKENS]],
+  ['t2iValues', DecoderIO.t2iValues, ['N', HEADS, TOKENS, HEAD_DIM]],
+  ['i2tQueries', DecoderIO.i2tQueries, ['N', HEADS, TOKENS, HEAD_DIM]],
 ];
 
 /** Every checkpoint parameter a decoder graph with these options reads. */
@@ -92,8 +97,10 @@ export function buildDecoderGraph(sd: StateDict, opts: DecoderGraphOptions): Gra
   const name = `sam_decoder_${opts.mode}${opts.attention ? '_attention' : ''}${cached ? '_cached_projections' : ''}`;
   const g = new GraphBuilder(name);
   const grid = [EMBED_GRID, EMBED_GRID];
-  const embedding = g.input(DecoderIO.imageEmbedding, 'float32', ['N', EMBED_DIM, ...grid]);
-  const fused = opts.attention
+  // The click graph reads the image tokens the projections graph made instead of the embedding.
+  const embedding = cached ? null : g.input(DecoderIO.imageEmbedding, 'float32', ['N', EMBED_DIM, ...grid]);
+  const imageTokens = cached ? g.input(DecoderIO.imageTokens, 'float32', ['N', TOKENS, EMBED_DIM]) : null;
+  const fused = embedding && opts.attention
     ? attentionFusion(
         g,
         sd,
@@ -112,17 +119,17 @@ export function buildDecoderGraph(sd: StateDict, opts: DecoderGraphOptions): Gra
   const peTokens = denseImagePeTokens(g, sd);
   const projections = cached
     ? (Object.fromEntries(
-        PROJECTION_IO.map(([key, io]) => [key, g.input(io, 'float32', ['N', EMBED_GRID * EMBED_GRID, EMBED_DIM / 2])]),
+        PROJECTION_IO.map(([key, io, shape]) => [key, g.input(io, 'float32', shape)]),
       ) as unknown as ImageProjections)
     : undefined;
   const { lowResLogits, iouPred } = maskDecoder(
     g,
     sd,
     {
-      imageEmbedding: fused,
+      ...(fused ? { imageEmbedding: fused, denseEmbedding: noMaskEmbedding(g, sd) } : {}),
+      ...(imageTokens ? { imageTokens } : {}),
       imagePeTokens: peTokens,
       sparse,
-      denseEmbedding: noMaskEmbedding(g, sd),
       ...(projections ? { imageProjections: projections } : {}),
     },
     {
@@ -133,7 +140,7 @@ export function buildDecoderGraph(sd: StateDict, opts: DecoderGraphOptions): Gra
 
   g.output(lowResLogits, DecoderIO.lowResLogits);
   g.output(iouPred, DecoderIO.iouPred);
-  if (cached) return g;
+  if (!fused) return g; // the click graph: logits and IoU only
   g.output(fused, DecoderIO.fusedEmbedding);
   if (sparse) g.output(sparse, DecoderIO.sparseEmbeddings);
   g.output(denseImagePeNchw(g, peTokens), DecoderIO.densePe);
@@ -141,14 +148,16 @@ export function buildDecoderGraph(sd: StateDict, opts: DecoderGraphOptions): Gra
 }
 
 /**
- * Block 0's image-token projections of an image embedding (see ImageProjections): input image_embedding
- * [N,256,64,64]; outputs t2i_keys, t2i_values and i2t_queries [N,4096,128]. With the decoder built with
- * cachedImageProjections it gives the same logits as the plain prompt decoder.
+ * What a click graph (cachedImageProjections) reads, from an image embedding: input image_embedding
+ * [N,256,64,64]; outputs image_tokens [N,4096,256] (the keys entering block 0) and block 0's projections
+ * t2i_keys [N,8,16,4096], t2i_values and i2t_queries [N,8,4096,16] (see ImageProjections). With the
+ * decoder built with cachedImageProjections it gives the same logits as the plain prompt decoder.
  */
 export function buildImageProjectionsGraph(sd: StateDict): GraphBuilder {
   const g = new GraphBuilder('sam_decoder_image_projections');
   const embedding = g.input(DecoderIO.imageEmbedding, 'float32', ['N', EMBED_DIM, EMBED_GRID, EMBED_GRID]);
   const p = emitImageProjections(g, sd, { imageEmbedding: embedding, imagePeTokens: denseImagePeTokens(g, sd), denseEmbedding: noMaskEmbedding(g, sd) });
+  g.output(p.imageTokens, DecoderIO.imageTokens);
   for (const [key, io] of PROJECTION_IO) g.output(p[key], io);
   return g;
 }

@@ -42,14 +42,16 @@ export interface MaskDecoderOptions {
 }
 
 export interface MaskDecoderInputs {
-  /** [N, 256, 64, 64] (fused) image embedding. */
-  imageEmbedding: Value;
+  /** [N, 256, 64, 64] (fused) image embedding; absent when `imageTokens` is given. */
+  imageEmbedding?: Value;
+  /** The keys entering block 0, precomputed ([N, 4096, 256], see imageTokens); replaces `imageEmbedding`. */
+  imageTokens?: Value;
   /** [1, 4096, 256] positional encoding of the grid, token = row*64 + col. */
   imagePeTokens: Value;
   /** [N, P, 256] sparse prompt tokens, or null for the automatic mode (no prompt tokens). */
   sparse: Value | null;
-  /** [1, 256] dense prompt embedding added to every grid token (no_mask_embed). */
-  denseEmbedding: Value;
+  /** [1, 256] dense prompt embedding added to every grid token (no_mask_embed); with `imageEmbedding`. */
+  denseEmbedding?: Value;
   /**
    * The first block's projections of the image tokens, computed beforehand (see emitImageProjections);
    * when given, the decoder reads them instead of computing them.
@@ -58,14 +60,18 @@ export interface MaskDecoderInputs {
 }
 
 /**
- * The three projections of the image tokens in the first transformer block, [N, 4096, 128] each: keys and
- * values of the token-to-image attention and queries of the image-to-token attention. They depend on the
+ * The three projections of the image tokens in the first transformer block: keys and values of the
+ * token-to-image attention and queries of the image-to-token attention, already split into the 8 heads
+ * (the layouts the attention products read, so a click transposes none of them). They depend on the
  * image embedding only (not on the prompt), so the viewer computes them once per slice and every click on
  * that slice skips ~20% of the decoder's arithmetic.
  */
 export interface ImageProjections {
+  /** [N, 8, 16, 4096]: per head, the keys transposed. */
   t2iKeys: Value;
+  /** [N, 8, 4096, 16]. */
   t2iValues: Value;
+  /** [N, 8, 4096, 16]. */
   i2tQueries: Value;
 }
 
@@ -162,7 +168,8 @@ class DecoderEmitter {
 
   /**
    * SAM Attention: projections to `inner` channels, 8 heads, softmax(QK^T / sqrt(c)) V, output projection.
-   * A `projected` entry replaces that input's projection (q, k and v are then not read for it).
+   * A `projected` entry replaces that input's projection, already split into heads (qh, vh [N, heads, L, c];
+   * khT [N, heads, c, L]); q, k or v are then not read for it.
    */
   private attention(
     prefix: string,
@@ -170,20 +177,21 @@ class DecoderEmitter {
     k: Value | null,
     v: Value | null,
     inner: number,
-    projected: { q?: Value; k?: Value; v?: Value; fewValues?: boolean; fewQueries?: boolean } = {},
+    projected: { qh?: Value; khT?: Value; vh?: Value; fewValues?: boolean; fewQueries?: boolean } = {},
   ): Value {
     const g = this.g;
-    const project = (x: Value | null, pre: Value | undefined, name: string): Value => {
+    const heads = (x: Value | null, pre: Value | undefined, name: string): Value => {
       if (pre) return pre;
       if (!x) throw new Error(`${prefix}.${name}: no input and no precomputed projection`);
-      return this.p.linear(x, `${prefix}.${name}`);
+      return this.splitHeads(this.p.linear(x, `${prefix}.${name}`), inner);
     };
-    const qh = this.splitHeads(project(q, projected.q, 'q_proj'), inner);
-    if (projected.fewQueries && k && v && !projected.k && !projected.v) return this.fewQueryAttention(prefix, qh, k, v, inner);
-    const kh = this.splitHeads(project(k, projected.k, 'k_proj'), inner);
-    const vh = this.splitHeads(project(v, projected.v, 'v_proj'), inner);
+    const qh = heads(q, projected.qh, 'q_proj');
+    if (projected.fewQueries && k && v && !projected.khT && !projected.vh) return this.fewQueryAttention(prefix, qh, k, v, inner);
+    const kh = projected.khT ? undefined : heads(k, undefined, 'k_proj');
+    const vh = heads(v, projected.vh, 'v_proj');
     // Q @ K^T: ONNX Runtime fuses this last-two-axes Transpose into the MatMul.
-    const logits = g.div(g.matmul(qh, g.transpose(kh, [0, 1, 3, 2])), g.scalar(Math.sqrt(inner / HEADS)));
+    const khT = projected.khT ?? g.transpose(kh!, [0, 1, 3, 2]);
+    const logits = g.div(g.matmul(qh, khT), g.scalar(Math.sqrt(inner / HEADS)));
     if (projected.fewValues) {
       // Per head h: A_h V_h W_h with W_h the head's rows of W_out^T [c, 256]; summed over heads as one
       // MatMul of [N, L, heads*T] by [N, heads*T, 256].
@@ -228,10 +236,11 @@ class DecoderEmitter {
   imageProjections(keys: Value, keyPe: Value): ImageProjections {
     const l = `${T}layers.0`;
     const keysPe = this.g.add(keys, keyPe);
+    const heads = (x: Value, name: string) => this.splitHeads(this.p.linear(x, `${l}.${name}`), CROSS_DIM);
     return {
-      t2iKeys: this.p.linear(keysPe, `${l}.cross_attn_token_to_image.k_proj`),
-      t2iValues: this.p.linear(keys, `${l}.cross_attn_token_to_image.v_proj`),
-      i2tQueries: this.p.linear(keysPe, `${l}.cross_attn_image_to_token.q_proj`),
+      t2iKeys: this.g.transpose(heads(keysPe, 'cross_attn_token_to_image.k_proj'), [0, 1, 3, 2]),
+      t2iValues: heads(keys, 'cross_attn_token_to_image.v_proj'),
+      i2tQueries: heads(keysPe, 'cross_attn_image_to_token.q_proj'),
     };
   }
 
@@ -253,7 +262,7 @@ class DecoderEmitter {
     // With precomputed projections keys + PE is not needed at all.
     const keysPe = pre ? null : g.add(keys, keyPe);
     let q = g.add(queries, queryPe);
-    const t2i = pre ? { k: pre.t2iKeys, v: pre.t2iValues } : { fewQueries: this.tokenSideProjections };
+    const t2i = pre ? { khT: pre.t2iKeys, vh: pre.t2iValues } : { fewQueries: this.tokenSideProjections };
     queries = g.add(queries, this.attention(`${l}.cross_attn_token_to_image`, q, keysPe, keys, CROSS_DIM, t2i));
     if (this.adapters) queries = this.adapter(queries, `${l}.Adapter`, true);
     queries = this.layerNorm(queries, `${l}.norm2`);
@@ -268,7 +277,7 @@ class DecoderEmitter {
 
     // The image attends to the tokens; the same Adapter module (with skip) follows.
     q = g.add(queries, queryPe);
-    const i2t = { ...(pre ? { q: pre.i2tQueries } : {}), fewValues: this.tokenSideProjections };
+    const i2t = { ...(pre ? { qh: pre.i2tQueries } : {}), fewValues: this.tokenSideProjections };
     keys = g.add(keys, this.attention(`${l}.cross_attn_image_to_token`, keysPe, q, queries, CROSS_DIM, i2t));
     if (this.adapters) keys = this.adapter(keys, `${l}.Adapter`, true);
     keys = this.residualLayerNorm(keys, `${l}.norm4`);
@@ -316,18 +325,22 @@ class DecoderEmitter {
   emit(inputs: MaskDecoderInputs): MaskDecoderOutputs {
     const g = this.g;
     const { imageEmbedding, imagePeTokens, sparse, denseEmbedding } = inputs;
+    const imageInput = imageEmbedding ?? inputs.imageTokens;
+    if (!imageInput || (imageEmbedding && (inputs.imageTokens || !denseEmbedding))) {
+      throw new Error('mask decoder: give imageEmbedding with denseEmbedding, or imageTokens');
+    }
 
     // Output tokens (IoU + masks), repeated over the batch, then the prompt tokens.
     const outTokens = g.unsqueeze(
       g.concat([this.p.value(`${PREFIX}iou_token.weight`), this.p.value(`${PREFIX}mask_tokens.weight`)], 0),
       [0],
     );
-    const batch = g.slice(g.op('Shape', [imageEmbedding]), [0], [1], [0]);
+    const batch = g.slice(g.op('Shape', [imageInput]), [0], [1], [0]);
     const expandShape = g.concat([batch, g.int64s([1 + MASK_TOKENS, EMBED_DIM])], 0);
     const batchedOut = g.op('Expand', [outTokens, expandShape]);
     const tokens = sparse ? g.concat([batchedOut, sparse], 1) : batchedOut;
 
-    let keys = this.imageTokens(imageEmbedding, denseEmbedding);
+    let keys = inputs.imageTokens ?? this.imageTokens(imageEmbedding!, denseEmbedding!);
     let queries = tokens;
     for (let i = 0; i < DEPTH; i++) {
       [queries, keys] = this.block(i, queries, keys, tokens, imagePeTokens, i === 0 ? inputs.imageProjections : undefined);
@@ -371,12 +384,13 @@ export function maskDecoder(
   return new DecoderEmitter(g, sd, opts.adapters ?? true, opts.tokenSideProjections ?? false).emit(inputs);
 }
 
-/** Emit block 0's image-token projections (ImageProjections) of an image embedding into `g`. */
+/** Emit block 0's image-token projections (ImageProjections) of an image embedding, and the image tokens they are made from, into `g`. */
 export function emitImageProjections(
   g: GraphBuilder,
   sd: StateDict,
-  inputs: Pick<MaskDecoderInputs, 'imageEmbedding' | 'imagePeTokens' | 'denseEmbedding'>,
-): ImageProjections {
+  inputs: { imageEmbedding: Value; imagePeTokens: Value; denseEmbedding: Value },
+): ImageProjections & { imageTokens: Value } {
   const e = new DecoderEmitter(g, sd, true);
-  return e.imageProjections(e.imageTokens(inputs.imageEmbedding, inputs.denseEmbedding), inputs.imagePeTokens);
+  const imageTokens = e.imageTokens(inputs.imageEmbedding, inputs.denseEmbedding);
+  return { ...e.imageProjections(imageTokens, inputs.imagePeTokens), imageTokens };
 }

@@ -37,8 +37,13 @@ export interface MaskResult {
   iouPred: Float32Array;
 }
 
-/** Block 0's image-token projections of one slice embedding ([1,4096,128] each; see ImageProjections). */
+/**
+ * What a click decodes from, per slice embedding (buildImageProjectionsGraph): the image tokens
+ * [1,4096,256] and block 0's image-token projections split into heads ([1,8,16,4096] keys,
+ * [1,8,4096,16] values and queries; see ImageProjections). 10 MB.
+ */
 export interface SliceProjections {
+  imageTokens: Float32Array;
   t2iKeys: Float32Array;
   t2iValues: Float32Array;
   i2tQueries: Float32Array;
@@ -145,6 +150,7 @@ export class SegmentAnyBone {
     const s = await this.open('decoder:projections', () => buildImageProjectionsGraph(this.sam));
     const out = await s.run({ image_embedding: { data: embedding, dims: [1, 256, 64, 64] } });
     return {
+      imageTokens: out['image_tokens']!.data as Float32Array,
       t2iKeys: out['t2i_keys']!.data as Float32Array,
       t2iValues: out['t2i_values']!.data as Float32Array,
       i2tQueries: out['i2t_queries']!.data as Float32Array,
@@ -156,17 +162,17 @@ export class SegmentAnyBone {
    * rounding (the click graph also multiplies weights on the token side: tokenSideProjections), with
    * about half the decoder's multiply-adds on the image tokens.
    */
-  async decodeWithProjections(embedding: Float32Array, projections: SliceProjections, prompt: EncodedPrompt): Promise<MaskResult> {
+  async decodeWithProjections(projections: SliceProjections, prompt: EncodedPrompt): Promise<MaskResult> {
     const s = await this.cachedPromptDecoder();
     const p = prompt.labels.length;
-    const dims = [1, 4096, 128];
+    const heads = [1, 8, 4096, 16];
     const out = await s.run({
-      image_embedding: { data: embedding, dims: [1, 256, 64, 64] },
+      image_tokens: { data: projections.imageTokens, dims: [1, 4096, 256] },
       point_coords: { data: prompt.coords, dims: [1, p, 2] },
       point_labels: { data: prompt.labels, dims: [1, p] },
-      t2i_keys: { data: projections.t2iKeys, dims },
-      t2i_values: { data: projections.t2iValues, dims },
-      i2t_queries: { data: projections.i2tQueries, dims },
+      t2i_keys: { data: projections.t2iKeys, dims: [1, 8, 16, 4096] },
+      t2i_values: { data: projections.t2iValues, dims: heads },
+      i2t_queries: { data: projections.i2tQueries, dims: heads },
     });
     return { lowResLogits: out['low_res_logits']!.data as Float32Array, iouPred: out['iou_pred']!.data as Float32Array };
   }

@@ -178,7 +178,7 @@ describe('decoder graph parity with the golden fixtures (tolerance 1e-4 * max|re
       for (const mode of ['point', 'box', 'point_box'] as const) {
         const prompt = encodePrompts(manifestPrompt(mode));
         const plain = await model.decodeMasks(fused, null, prompt);
-        const cached = await model.decodeWithProjections(fused, projections, prompt);
+        const cached = await model.decodeWithProjections(projections, prompt);
         // The click graph also multiplies the attentions' weights on the token side (tokenSideProjections):
         // the same function summed in another order.
         const dLogits = maxAbsDiff(cached.lowResLogits, plain.lowResLogits);

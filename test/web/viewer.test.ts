@@ -100,6 +100,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('browser viewer in headless Chromium',
   let redoMl: number;
   let clickMl: number;
   let reloaded: ViewerState;
+  let shaders: { view: string; differing: number; bytes: number }[];
 
   beforeAll(async () => {
     if (!HAVE_CHROMIUM) throw new Error(`CI needs Chromium at ${CHROMIUM_PATH}: .ci/run installs it with .ci/install.d/chromium`);
@@ -126,6 +127,11 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('browser viewer in headless Chromium',
     await goToSlice(s, CLICK_SLICE);
     clicked = await clickVoxel(s, CLICK);
     clickMl = Number(await s.page.getAttribute('#bone-volume', 'data-ml'));
+    shaders = [];
+    for (const view of ['multiplanar', 'edit']) {
+      await s.page.check(`#view-${view}`);
+      shaders.push({ view, ...(await s.page.evaluate(() => window.sabViewer.compareSliceShaders())) });
+    }
     mkdirSync(ARTIFACTS, { recursive: true });
     await s.page.screenshot({ path: SCREENSHOT });
     await exportMask(s, path.join(dir, 'viewer_click.nii.gz'));
@@ -200,6 +206,13 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('browser viewer in headless Chromium',
     expect(clickMl).not.toBeCloseTo(autoMl, 6);
     expect(undoMl).toBeCloseTo(autoMl, 9);
     expect(redoMl).toBeCloseTo(clickMl, 9);
+  });
+
+  it("draws the same pixels with its lean slice shader as with niivue's own (slice and multiplanar views, mask shown)", () => {
+    for (const r of shaders) {
+      expect(r.differing, r.view).toBe(0);
+      expect(r.bytes, r.view).toBeGreaterThan(1e6); // the whole canvas was read back
+    }
   });
 
   it('keeps the weights in IndexedDB across a reload', () => {

@@ -6,7 +6,7 @@ import type { VoxelPrompt } from '../../src/pipeline/prompts.js';
 import type { Volume } from '../../src/volume/types.js';
 import { createMaskLike } from '../../src/volume/volume.js';
 import { EditHistory, type SliceEdit } from './history.js';
-import type { DeviceChoice } from './protocol.js';
+import type { DeviceChoice, PromptMarks } from './protocol.js';
 import { boneVolumeMl, readSlice, sliceSize, writeSlice } from './sliceMasks.js';
 import { VolumeViewer, type ViewMode, type Voxel } from './viewer.js';
 import { forgetWeights, loadAllWeights, saveWeights, type WeightsRole } from './weightsStore.js';
@@ -66,7 +66,9 @@ const state = {
   busy: false,
   segmented: undefined as { start: number; end: number; attention: boolean; ms: number } | undefined,
   prompts: new Map<number, VoxelPrompt[]>(),
-  lastPrompt: undefined as { slice: number; prompt: VoxelPrompt; clickToMaskMs: number; decodeMs: number; cached: boolean } | undefined,
+  lastPrompt: undefined as
+    | { slice: number; prompt: VoxelPrompt; clickToMaskMs: number; decodeMs: number; cached: boolean; phases: ClickPhases }
+    | undefined,
   runtime: undefined as { device: string; threads: number; isolated: boolean } | undefined,
   error: undefined as string | undefined,
   exports: 0,
@@ -301,6 +303,10 @@ ui.segment.addEventListener('click', () =>
     viewer.setMask(vol.mask);
     const ms = performance.now() - t0;
     state.segmented = { start: res.start, end: res.end, attention: res.attention, ms };
+    // The slice on screen may have been segmented just now: prepare its clicks (and open the click
+    // decoder) while the user looks, instead of on the first click.
+    locationSlice = -1;
+    prefetchSlice(viewer.currentSlice());
     const n = res.end - res.start;
     setStatus(
       `segmented ${n} slice${n === 1 ? '' : 's'} in ${(ms / 1000).toFixed(1)} s ` +
@@ -333,16 +339,60 @@ function recordEdit(k: number, mask: Uint8Array, prompts: VoxelPrompt[]): void {
   applySlice(k, mask, prompts);
 }
 
-async function addPrompt(k: number, prompt: VoxelPrompt, t0: number): Promise<void> {
+/** Where a click's time went (ms), in order: they sum to clickToMaskMs. */
+export interface ClickPhases {
+  /** Press to the request posted (a point is requested at the press, a box at the release). */
+  input: number;
+  /** Posted to the worker's handler starting (queue, message delivery). */
+  toWorker: number;
+  /** Cache look-ups and prompt encoding before the first decoder run (an encode on an unsegmented slice). */
+  prep: number;
+  /** ONNX Runtime decoder run(s), inputs in and logits out. */
+  decoder: number;
+  /** Logits to the slice mask (threshold, nearest resize, transposition). */
+  post: number;
+  /** The reply's way to the page (and, for a point, until the button is up). */
+  back: number;
+  /** History, mask volume and drawing-layer update (texture upload queued, scene drawn). */
+  apply: number;
+  /** Until the second frame callback after it: the frame showing the mask went out. */
+  frames: number;
+}
+
+function clickPhases(t0: number, postAt: number, m: PromptMarks, receivedAt: number, appliedAt: number, shownAt: number): ClickPhases {
+  const shift = performance.timeOrigin; // page clock -> shared clock
+  return {
+    input: postAt - t0,
+    toWorker: m.startAt - (postAt + shift),
+    prep: m.decodeAt - m.startAt,
+    decoder: m.decodedAt - m.decodeAt,
+    post: m.doneAt - m.decodedAt,
+    back: receivedAt + shift - m.doneAt,
+    apply: appliedAt - receivedAt,
+    frames: shownAt - appliedAt,
+  };
+}
+
+function requestPrompt(k: number, prompt: VoxelPrompt) {
+  return worker.call('prompt', { slice: k, prompts: [...promptsOf(k), prompt], attention: ui.attention.checked });
+}
+
+/** `early`: the same request, already posted at the press (a point prompt). */
+async function addPrompt(k: number, prompt: VoxelPrompt, t0: number, early?: { reply: Promise<PromptReply>; postAt: number }): Promise<void> {
   const prompts = [...promptsOf(k), prompt];
-  const res = await worker.call('prompt', { slice: k, prompts, attention: ui.attention.checked });
+  const postAt = early?.postAt ?? performance.now();
+  const res = await (early?.reply ?? requestPrompt(k, prompt));
+  const receivedAt = performance.now();
   recordEdit(k, res.sliceMask, prompts);
+  const appliedAt = performance.now();
   // On screen: the frame drawn with the new mask has been handed on and the next one has begun (two
   // frame callbacks; one only says the next frame is about to be drawn, with the GPU work still queued).
   await new Promise(requestAnimationFrame);
   await new Promise(requestAnimationFrame);
-  const clickToMaskMs = performance.now() - t0;
-  state.lastPrompt = { slice: k, prompt, clickToMaskMs, decodeMs: res.decodeMs, cached: res.cached };
+  const shownAt = performance.now();
+  const clickToMaskMs = shownAt - t0;
+  const phases = clickPhases(t0, postAt, res.marks, receivedAt, appliedAt, shownAt);
+  state.lastPrompt = { slice: k, prompt, clickToMaskMs, decodeMs: res.decodeMs, cached: res.cached, phases };
   ui.clickTime.textContent =
     `click → mask ${Math.round(clickToMaskMs)} ms (decoder ${Math.round(res.decodeMs)} ms` +
     (res.cached ? '' : `, first prompt on this slice: encoder ${Math.round(res.encodeMs)} ms`) +
@@ -369,8 +419,14 @@ ui.clearSlice.addEventListener('click', () => {
 });
 
 // Pointer on the slice view: click = point (left positive; right or shift negative), drag = box.
-let press: { x: number; y: number; voxel: Voxel; t: number; negative: boolean } | undefined;
+type PromptReply = Awaited<ReturnType<typeof requestPrompt>>;
+/** A press on the slice; `early`: its point prompt, already requested (see the mousedown handler). */
+let press: { x: number; y: number; voxel: Voxel; t: number; negative: boolean; early?: { reply: Promise<PromptReply>; postAt: number } } | undefined;
 const DRAG_PX = 5;
+
+function pointPrompt(p: { voxel: Voxel; negative: boolean }): VoxelPrompt {
+  return { kind: 'point', ijk: [Math.round(p.voxel[0]), Math.round(p.voxel[1]), Math.round(p.voxel[2])], label: p.negative ? 0 : 1 };
+}
 
 function promptModeActive(): boolean {
   return ui.promptMode.checked && viewer.viewMode === 'edit' && state.volume !== undefined;
@@ -398,6 +454,13 @@ for (const type of ['mousedown', 'mousemove', 'mouseup', 'contextmenu', 'dblclic
       if (type === 'mousedown') {
         const voxel = viewer.clientToVoxel(e.clientX, e.clientY);
         press = voxel && { x: e.clientX, y: e.clientY, voxel, t: performance.now(), negative: e.button === 2 || e.shiftKey };
+        // Most presses are clicks: decode their point while the button is down (a press lasts ~0.1 s, about
+        // a decode). A drag discards it; nothing is applied before the button comes up.
+        if (press && state.weights.sam && !state.busy) {
+          const reply = requestPrompt(Math.round(press.voxel[2]), pointPrompt(press));
+          reply.catch(() => undefined); // a failure is reported when (and if) the click uses it
+          press.early = { reply, postAt: performance.now() };
+        }
       } else if (type === 'mousemove' && press) {
         if (Math.hypot(e.clientX - press.x, e.clientY - press.y) > DRAG_PX) rubberBand(press.x, press.y, e.clientX, e.clientY);
       } else if (type === 'mouseup' && press) {
@@ -416,13 +479,13 @@ for (const type of ['mousedown', 'mousemove', 'mouseup', 'contextmenu', 'dblclic
             corner1: [Math.round(end[0]), Math.round(end[1]), k],
           };
         } else {
-          prompt = { kind: 'point', ijk: [Math.round(p.voxel[0]), Math.round(p.voxel[1]), k], label: p.negative ? 0 : 1 };
+          prompt = pointPrompt(p);
         }
         if (!state.weights.sam) {
           setStatus('load the weights (bone_sam.pth) before adding prompts', 'error');
           return;
         }
-        void guarded('prompt', () => addPrompt(k, prompt, p.t));
+        void guarded('prompt', () => addPrompt(k, prompt, p.t, dragged ? undefined : p.early));
       }
     },
     { capture: true },
@@ -536,6 +599,7 @@ declare global {
     sabViewer: {
       state: () => unknown;
       voxelToClient: (i: number, j: number, k: number) => { x: number; y: number } | undefined;
+      compareSliceShaders: () => { differing: number; bytes: number };
     };
   }
 }
@@ -557,6 +621,7 @@ window.sabViewer = {
     exports: state.exports,
   }),
   voxelToClient: (i, j, k) => viewer.voxelToClient([i, j, k]),
+  compareSliceShaders: () => viewer.compareSliceShaders(),
 };
 
 async function start(): Promise<void> {

@@ -23,7 +23,7 @@ export interface Requests {
   /** Prompt mode on one slice over its cached embedding: the new slice mask (i fastest, ni x nj). */
   prompt: {
     args: { slice: number; prompts: VoxelPrompt[]; attention: boolean };
-    result: { sliceMask: Uint8Array; encodeMs: number; fusionMs: number; decodeMs: number; cached: boolean };
+    result: { sliceMask: Uint8Array; encodeMs: number; fusionMs: number; decodeMs: number; cached: boolean; marks: PromptMarks };
   };
   /**
    * Idle-time work for the slice on screen: when its embedding is cached, compute the decoder's
@@ -31,6 +31,20 @@ export interface Requests {
    */
   prefetch: { args: { slice: number; attention: boolean }; result: { computed: boolean } };
 }
+
+/**
+ * Where a prompt request spent its time in the worker, as shared-clock times (performance.timeOrigin +
+ * performance.now(), ms): handling began, the first decoder run began, the last one ended, the reply was ready.
+ */
+export interface PromptMarks {
+  startAt: number;
+  decodeAt: number;
+  decodedAt: number;
+  doneAt: number;
+}
+
+/** A time on the clock page and worker share (their own performance.now() counts from different origins). */
+export const sharedNow = (): number => performance.timeOrigin + performance.now();
 
 export type RequestName = keyof Requests;
 

@@ -1,4 +1,5 @@
 import { Niivue, NVImage, SHOW_RENDER, SLICE_TYPE } from '@niivue/niivue';
+import { LEAN_SLICE_SHADER } from './sliceShader.js';
 
 export type ViewMode = 'edit' | 'multiplanar' | 'render';
 
@@ -107,6 +108,8 @@ export class VolumeViewer {
   async attach(): Promise<void> {
     await this.nv.attachToCanvas(this.canvas);
     this.nv.setCrosshairWidth(1);
+    // The viewer never loads overlay volumes (the mask is the drawing layer): see sliceShader.ts.
+    this.nv.setCustomSliceShader(LEAN_SLICE_SHADER);
   }
 
   /**
@@ -177,6 +180,30 @@ export class VolumeViewer {
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
     gl.texSubImage3D(gl.TEXTURE_3D, 0, offset[0]!, offset[1]!, offset[2]!, box[0]!, box[1]!, box[2]!, gl.RED, gl.UNSIGNED_BYTE, plane);
     this.nv.drawScene();
+  }
+
+  /**
+   * For tests: the current view drawn with the viewer's slice shader and with niivue's own, read back;
+   * how many canvas bytes differ (0 expected, see sliceShader.ts) and how many were compared.
+   */
+  compareSliceShaders(): { differing: number; bytes: number } {
+    const nv = this.nv as unknown as { gl: WebGL2RenderingContext; customSliceShader: unknown };
+    const gl = nv.gl;
+    const grab = () => {
+      this.nv.drawScene();
+      const px = new Uint8Array(gl.drawingBufferWidth * gl.drawingBufferHeight * 4);
+      gl.readPixels(0, 0, gl.drawingBufferWidth, gl.drawingBufferHeight, gl.RGBA, gl.UNSIGNED_BYTE, px);
+      return px;
+    };
+    const lean = grab();
+    const own = nv.customSliceShader;
+    nv.customSliceShader = null;
+    const plain = grab();
+    nv.customSliceShader = own;
+    this.nv.drawScene();
+    let differing = 0;
+    for (let p = 0; p < lean.length; p++) if (lean[p] !== plain[p]) differing++;
+    return { differing, bytes: lean.length };
   }
 
   setOpacity(opacity: number): void {

@@ -10,7 +10,7 @@ import { writeEncoderInput, percentileBounds, resizeBilinearPillow, vnetInputFro
 import { promptsBySlice, toEncoderFrame } from '../../src/pipeline/prompts.js';
 import { segmentVolume } from '../../src/pipeline/segmentVolume.js';
 import type { VoxelArray } from '../../src/volume/types.js';
-import type { RequestMessage, RequestName, Requests, WorkerMessage } from './protocol.js';
+import { sharedNow, type RequestMessage, type RequestName, type Requests, type WorkerMessage } from './protocol.js';
 import { rowsIToSlice } from './sliceMasks.js';
 import type { SliceProjections } from '../../src/model/segmentAnyBone.js';
 import { EmbeddingCache, ViewerModel, type SliceEmbeddings } from './viewerModel.js';
@@ -139,6 +139,7 @@ const handlers: { [K in RequestName]: (args: Requests[K]['args'], id: number) =>
   },
 
   async prompt({ slice, prompts, attention }) {
+    const startAt = sharedNow();
     const m = need(model, 'load the weights (bone_sam.pth) first');
     const v = need(volume, 'open a volume first');
     const [ni, nj] = v.dims;
@@ -157,19 +158,22 @@ const handlers: { [K in RequestName]: (args: Requests[K]['args'], id: number) =>
       entry.fused = await m.fuse(entry.embedding, await attentionFor(m, slice));
       fusionMs = performance.now() - t;
     }
-    const embedding = attention ? entry.fused! : entry.embedding;
     const t = performance.now();
     const projections = await projectionsOf(m, entry, attention);
     // Same grouping as `sab segment`: one decoder call per box (with the points inside it), one for the other points.
     const groups = promptsBySlice(prompts, v.dims, [0, 1, 2]).get(slice) ?? [];
     const union = new Uint8Array(LOWRES * LOWRES);
+    const decodeAt = sharedNow();
+    let decodedAt = decodeAt;
     for (const group of groups) {
-      const res = await m.decodeWithProjections(embedding, projections, encodePrompts(toEncoderFrame(group, ni, nj)));
+      const res = await m.decodeWithProjections(projections, encodePrompts(toEncoderFrame(group, ni, nj)));
+      decodedAt = sharedNow();
       const mask = maskFromLogits(res.lowResLogits, LOWRES, LOWRES, 1);
       for (let p = 0; p < union.length; p++) union[p] = union[p]! | mask[p]!;
     }
     const sliceMask = rowsIToSlice(maskToSliceGrid(union, LOWRES, LOWRES, ni, nj), ni, nj);
-    return { sliceMask, encodeMs, fusionMs, decodeMs: performance.now() - t, cached };
+    const marks = { startAt, decodeAt, decodedAt, doneAt: sharedNow() };
+    return { sliceMask, encodeMs, fusionMs, decodeMs: performance.now() - t, cached, marks };
   },
 
   async prefetch({ slice, attention }) {
