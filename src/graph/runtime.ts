@@ -21,9 +21,10 @@ export interface RuntimeOptions {
   nchwcConv?: boolean;
   /**
    * Training graphs' block-multiple 3-D convs: false (default) leaves them on ORT's im2col Conv (the whole-tensor
-   * NCHWc kind raises the step's peak); `{ depthChunk }` lowers them that many output depths at a time.
+   * NCHWc kind raises the step's peak); `{ depthChunk }` lowers them that many output depths at a time, those with
+   * at least `minVoxels` output voxels per channel (default CONV3D_NCHWC_MIN_VOXELS).
    */
-  nchwcTrainingConv3d?: false | { depthChunk: number };
+  nchwcTrainingConv3d?: false | { depthChunk: number; minVoxels?: number };
 }
 
 /** The slice of the onnxruntime-{node,web} module we use; both packages export this shape. */
@@ -144,7 +145,7 @@ export class Runtime {
     if (wanted !== 'cpu' || this.options.nchwcConv === false || !hasLowerableConv(g, conv3d)) return;
     this.nchwcBlock ??= probeNchwcBlock((model, label) => this.session(model, label, 'cpu')).catch(() => null);
     const block = await this.nchwcBlock;
-    if (block) lowerConvsToNchwc(g, { block, conv3d, ...(chunks ? { depthChunk: chunks.depthChunk } : {}) });
+    if (block) lowerConvsToNchwc(g, { block, conv3d, ...(chunks ? { depthChunk: chunks.depthChunk, ...(chunks.minVoxels ? { minVoxels: chunks.minVoxels } : {}) } : {}) });
   }
 
   private sessionOptions(provider: ExecutionProvider): InferenceSession.SessionOptions {

@@ -217,6 +217,7 @@ function depthSummedConvs(
   dp: number,
   dOut: number,
   { hwPads, hOut, wOut }: { hwPads: number[]; hOut: number; wOut: number },
+  B: number,
 ): Value {
   // A blocked image keeps its batch items whole and contiguous (Ci is a multiple of B), so slicing depths is safe.
   const xb5 = n! > 1 ? g.reshape(xb, [n!, dp, ci!, h!, wd!]) : xb;
@@ -232,8 +233,14 @@ function depthSummedConvs(
     while (ins.at(-1) === null) ins.pop();
     y = g.op('Conv', ins, attrs, NC);
   }
-  const yo = g.op('ReorderOutput', [y!], { channels: co! }, NC);
-  return g.transpose(g.reshape(yo, [n!, dOut, co!, hOut, wOut]), [0, 2, 1, 3, 4]);
+  // y's memory is [N * dOut][Co/B][H'][W'][B]; moving depth inside the channel blocks ([N][Co/B][dOut][H'][W'][B])
+  // makes it a blocked [N, Co, dOut * H', W'] image whose ReorderOutput is already [N, Co, dOut, H', W']. A Transpose
+  // of the plain output instead is what ORT's transpose optimizer pushes on through the Concat, BatchNorm and ELU
+  // after it (the activation then saved depth-major, a transposed 64^3 copy made for each reader: +100-200 MiB in
+  // a VNet step); here it sits before an NCHWc op it cannot cross.
+  const inner = g.transpose(g.reshape(y!, [n!, dOut, co! / B, hOut * wOut * B]), [0, 2, 1, 3]);
+  const yo = g.op('ReorderOutput', [g.reshape(inner, [n!, co!, dOut * hOut, wOut])], { channels: co! }, NC);
+  return g.reshape(yo, [n!, co!, dOut, hOut, wOut]);
 }
 
 function emitBlockedConv3d(g: GraphBuilder, r: OpRecord, xShape: number[], wShape: number[], B: number): Value {
@@ -243,7 +250,7 @@ function emitBlockedConv3d(g: GraphBuilder, r: OpRecord, xShape: number[], wShap
   const xb = depthAsBatch(g, x, xShape, geo.pd0, geo.pd1);
   const wb = blockedFilters3d(g, valueOf(g, r, r.inputs[1]!), wShape, B);
   const [n, ci, , h, wd] = xShape as [number, number, number, number, number];
-  return depthSummedConvs(g, xb, wb, bias, [n, ci, h, wd], wShape, geo.dp, geo.dOut, geo);
+  return depthSummedConvs(g, xb, wb, bias, [n, ci, h, wd], wShape, geo.dp, geo.dOut, geo, B);
 }
 
 /**
@@ -270,7 +277,7 @@ function emitChunkedConv3d(g: GraphBuilder, r: OpRecord, xShape: number[], wShap
     const start = prev ? g.add(g.int64s([a]), zeroAfter(g, prev)) : g.int64s([a]);
     const slab = g.op('Slice', [x, start, g.add(start, g.int64s([b - a])), g.int64s([2])]);
     const xb = depthAsBatch(g, slab, [n, ci, b - a, h, wd], a - lo, hi - b);
-    chunks.push(depthSummedConvs(g, xb, wb, bias, [n, ci, h, wd], wShape, hi - lo, dc, geo));
+    chunks.push(depthSummedConvs(g, xb, wb, bias, [n, ci, h, wd], wShape, hi - lo, dc, geo, B));
   }
   return chunks.length === 1 ? chunks[0]! : g.concat(chunks, 2);
 }
