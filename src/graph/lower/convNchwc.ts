@@ -24,7 +24,8 @@ export interface ConvLowering {
    * output); a training graph's peak has that on top of every saved activation (VNet step 1320 -> 1512 MiB; with
    * only the input-gradient convs lowered still +104 MiB, round six), so training turns it off. The narrow (few
    * output channels) and 2-D kinds cost nothing measurable and stay on. `'chunked'`: the same sums, one slab of
-   * `depthChunk` output depths at a time (only that slab's input depths copied depth-major), the chunks concatenated.
+   * `depthChunk` output depths at a time (only that slab's input depths copied depth-major), the chunks concatenated:
+   * VNet step -7 to -11% but peak still +117 to +200 MiB (heap fragmentation mostly; DESIGN round six, 13c), so off.
    */
   conv3d?: boolean | 'chunked';
   /** Output depths per chunk of the `'chunked'` 3-D kind (default 16). */
