@@ -102,6 +102,15 @@ describe('Convs lowered to the NCHWc kernels', () => {
     expect(maxError(await run(g, c), ref)).toBeLessThan(2e-6);
   });
 
+  it('the 3-D kind leaves no Transpose after its ReorderOutput (ORT’s transpose optimizer would push it downstream)', () => {
+    const g = graph(lowered[0]!);
+    lowerConvsToNchwc(g, { block: 16, minVoxels: 1 });
+    const plain = new Set(g.records.filter((r) => r.opType === 'ReorderOutput').flatMap((r) => r.outputs));
+    for (const r of g.records) if (r.opType === 'Reshape' && plain.has(r.inputs[0]!)) r.outputs.forEach((o) => plain.add(o));
+    expect(plain.size).toBeGreaterThan(0);
+    expect(g.records.some((r) => r.opType === 'Transpose' && plain.has(r.inputs[0]!))).toBe(false);
+  });
+
   it('a wrong filter block gives different numbers (the probe’s check has teeth)', async () => {
     if (!block) return;
     const c = lowered[0]!;
