@@ -24,6 +24,8 @@ export interface RowJob {
   threads?: number;
   /** Runtime option nchwcConv (default on): false times the graphs without the NCHWc lowering. */
   nchwcConv?: boolean;
+  /** Runtime option nchwcTrainingConv3d: the training graphs' 3-D convs chunked over output depth (off by default). */
+  nchwcTrainingConv3d?: { depthChunk: number; minVoxels?: number };
 }
 
 export interface RowResult {
@@ -114,6 +116,7 @@ const runtime = createNodeRuntime({
   ...(job.cpuMemArena !== undefined ? { cpuMemArena: job.cpuMemArena } : {}),
   ...(job.memPattern !== undefined ? { memPattern: job.memPattern } : {}),
   ...(job.nchwcConv !== undefined ? { nchwcConv: job.nchwcConv } : {}),
+  ...(job.nchwcTrainingConv3d ? { nchwcTrainingConv3d: job.nchwcTrainingConv3d } : {}),
 });
 const result = job.kind === 'step' ? await stepRow(job, runtime) : await finetuneRow(job, runtime);
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -21,7 +21,8 @@ import { pytorchVNetStep, type TorchReference } from './pytorch/reference.js';
  * Env: SAB_BENCH_PYTHON (the Python to try first), SAB_THREADS, SAB_BENCH_REPEATS (default 3), SAB_BENCH_ROWS (comma-separated row numbers, 1-based),
  * SAB_BENCH_ARENA=1 (ORT CPU arena on; off by default, as in `sab finetune`), SAB_BENCH_MEMPATTERN=1 (memory pattern on;
  * off by default, as in `sab finetune`),
- * SAB_BENCH_FINETUNE=0 (steps only), SAB_BENCH_NCHWC=0 (convs without the NCHWc lowering, as before round five).
+ * SAB_BENCH_FINETUNE=0 (steps only), SAB_BENCH_NCHWC=0 (convs without the NCHWc lowering, as before round five),
+ * SAB_BENCH_CONV3D_CHUNK=P[/minVoxels] (training's 3-D convs on the NCHWc kernels, P output depths at a time).
  */
 
 interface Row {
@@ -61,9 +62,12 @@ export async function run(): Promise<void> {
   const memory = { cpuMemArena: process.env['SAB_BENCH_ARENA'] === '1', memPattern: process.env['SAB_BENCH_MEMPATTERN'] === '1' };
   const wanted = process.env['SAB_BENCH_ROWS']?.split(',').map(Number);
   const nchwc = process.env['SAB_BENCH_NCHWC'] === '0' ? { nchwcConv: false } : {};
-  const base = { repeats, ...(threads ? { threads } : {}), ...memory, ...nchwc };
+  // SAB_BENCH_CONV3D_CHUNK=P[/minVoxels]: training's 3-D convs on the NCHWc kernels, P output depths at a time.
+  const chunk = process.env['SAB_BENCH_CONV3D_CHUNK']?.split('/').map(Number);
+  const chunked = chunk?.[0] ? { nchwcTrainingConv3d: { depthChunk: chunk[0], ...(chunk[1] ? { minVoxels: chunk[1] } : {}) } } : {};
+  const base = { repeats, ...(threads ? { threads } : {}), ...memory, ...nchwc, ...chunked };
   process.stdout.write(
-    `ONNX Runtime CPU${threads ? `, ${threads} threads` : ''}, CPU arena ${memory.cpuMemArena === false ? 'off' : 'on'}, memory pattern ${memory.memPattern === false ? 'off' : 'on'}, NCHWc lowering ${nchwc.nchwcConv === false ? 'off' : 'on'}; ` +
+    `ONNX Runtime CPU${threads ? `, ${threads} threads` : ''}, CPU arena ${memory.cpuMemArena === false ? 'off' : 'on'}, memory pattern ${memory.memPattern === false ? 'off' : 'on'}, NCHWc lowering ${nchwc.nchwcConv === false ? 'off' : 'on'}${chunk?.[0] ? ` (training 3-D convs chunked by ${chunk.join('/')})` : ''}; ` +
       `median of ${repeats} after a warm-up; PyTorch figures quoted from issue 13 (torch 1.13 CPU, 2 threads).\n`,
   );
   const vnetRow = ROWS.length;

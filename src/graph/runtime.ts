@@ -19,6 +19,12 @@ export interface RuntimeOptions {
   memPattern?: boolean;
   /** Large convs ORT would run as im2col + GEMM on its NCHWc direct kernels, CPU provider (see lowerConvsToNchwc); default on. */
   nchwcConv?: boolean;
+  /**
+   * Training graphs' block-multiple 3-D convs: false (default) leaves them on ORT's im2col Conv (the whole-tensor
+   * NCHWc kind raises the step's peak); `{ depthChunk }` lowers them that many output depths at a time, those with
+   * at least `minVoxels` output voxels per channel (default CONV3D_NCHWC_MIN_VOXELS).
+   */
+  nchwcTrainingConv3d?: false | { depthChunk: number; minVoxels?: number };
 }
 
 /** The slice of the onnxruntime-{node,web} module we use; both packages export this shape. */
@@ -133,11 +139,13 @@ export class Runtime {
    */
   async lower(g: GraphBuilder, opts: { provider?: ExecutionProvider; training?: boolean } = {}): Promise<void> {
     const wanted = this.cudaFailed ? 'cpu' : (opts.provider ?? this.device);
-    const conv3d = !opts.training; // see ConvLowering.conv3d: its transient memory would raise a training step's peak
+    // See ConvLowering.conv3d: the whole-tensor kind's transient memory would raise a training step's peak.
+    const chunks = opts.training ? this.options.nchwcTrainingConv3d || undefined : undefined;
+    const conv3d = opts.training ? (chunks ? 'chunked' : false) : true;
     if (wanted !== 'cpu' || this.options.nchwcConv === false || !hasLowerableConv(g, conv3d)) return;
     this.nchwcBlock ??= probeNchwcBlock((model, label) => this.session(model, label, 'cpu')).catch(() => null);
     const block = await this.nchwcBlock;
-    if (block) lowerConvsToNchwc(g, { block, conv3d });
+    if (block) lowerConvsToNchwc(g, { block, conv3d, ...(chunks ? { depthChunk: chunks.depthChunk, ...(chunks.minVoxels ? { minVoxels: chunks.minVoxels } : {}) } : {}) });
   }
 
   private sessionOptions(provider: ExecutionProvider): InferenceSession.SessionOptions {

@@ -47,6 +47,18 @@ async function run(g: GraphBuilder, c: Case): Promise<Float32Array> {
   }
 }
 
+/** Largest |got - ref| as a fraction of max |ref|. */
+function maxError(got: Float32Array, ref: Float32Array): number {
+  expect(got.length).toBe(ref.length);
+  let err = 0;
+  let max = 0;
+  for (let i = 0; i < ref.length; i++) {
+    err = Math.max(err, Math.abs(got[i]! - ref[i]!));
+    max = Math.max(max, Math.abs(ref[i]!));
+  }
+  return err / max;
+}
+
 describe('Convs lowered to the NCHWc kernels', () => {
   let block: number | null;
   beforeAll(async () => {
@@ -73,15 +85,30 @@ describe('Convs lowered to the NCHWc kernels', () => {
     expect(lowerConvsToNchwc(g, { block, minVoxels: 1, minPixels: 1 })).toBe(1);
     expect(g.records.some((r) => r.opType === 'Conv' && r.domain === '')).toBe(false);
     expect(g.records.filter((r) => r.domain === NCHWC_DOMAIN && r.opType === 'Conv').length).toBe(c.w.length === 5 && c.w[0]! % block === 0 ? c.w[2] : 1);
-    const got = await run(g, c);
-    expect(got.length).toBe(ref.length);
-    let err = 0;
-    let max = 0;
-    for (let i = 0; i < ref.length; i++) {
-      err = Math.max(err, Math.abs(got[i]! - ref[i]!));
-      max = Math.max(max, Math.abs(ref[i]!));
-    }
-    expect(err).toBeLessThan(2e-6 * max);
+    expect(maxError(await run(g, c), ref)).toBeLessThan(2e-6);
+  });
+
+  const chunked: (Case & { chunk: number })[] = [
+    { name: 'batch 2, depth 7 in chunks of 3 (3 + 3 + 1), symmetric pads', chunk: 3, x: [2, 16, 7, 5, 4], w: [16, 16, 5, 3, 3], attrs: { pads: [2, 1, 1, 2, 1, 1] } },
+    { name: 'bias, uneven depth pads, chunks of 2 over 5 output depths', chunk: 2, x: [1, 16, 6, 4, 5], w: [32, 16, 3, 3, 1], bias: true, attrs: { pads: [1, 1, 0, 0, 1, 0] } },
+  ];
+  it.each(chunked)('chunked over output depth, $name: same values as the Conv', async (c) => {
+    if (!block) return;
+    const ref = await run(graph(c), c);
+    const g = graph(c);
+    expect(lowerConvsToNchwc(g, { block, minVoxels: 1, conv3d: 'chunked', depthChunk: c.chunk })).toBe(1);
+    const dOut = c.x[2]! + c.attrs.pads![0]! + c.attrs.pads![3]! - c.w[2]! + 1;
+    expect(g.records.filter((r) => r.domain === NCHWC_DOMAIN && r.opType === 'Conv').length).toBe(Math.ceil(dOut / c.chunk) * c.w[2]!);
+    expect(maxError(await run(g, c), ref)).toBeLessThan(2e-6);
+  });
+
+  it('the 3-D kind leaves no Transpose after its ReorderOutput (ORT’s transpose optimizer would push it downstream)', () => {
+    const g = graph(lowered[0]!);
+    lowerConvsToNchwc(g, { block: 16, minVoxels: 1 });
+    const plain = new Set(g.records.filter((r) => r.opType === 'ReorderOutput').flatMap((r) => r.outputs));
+    for (const r of g.records) if (r.opType === 'Reshape' && plain.has(r.inputs[0]!)) r.outputs.forEach((o) => plain.add(o));
+    expect(plain.size).toBeGreaterThan(0);
+    expect(g.records.some((r) => r.opType === 'Transpose' && plain.has(r.inputs[0]!))).toBe(false);
   });
 
   it('a wrong filter block gives different numbers (the probe’s check has teeth)', async () => {

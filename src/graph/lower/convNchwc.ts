@@ -23,9 +23,13 @@ export interface ConvLowering {
    * memory than ORT's im2col conv at the VNet's 64^3 32-channel layer (the depth-major copies of its input and
    * output); a training graph's peak has that on top of every saved activation (VNet step 1320 -> 1512 MiB; with
    * only the input-gradient convs lowered still +104 MiB, round six), so training turns it off. The narrow (few
-   * output channels) and 2-D kinds cost nothing measurable and stay on.
+   * output channels) and 2-D kinds cost nothing measurable and stay on. `'chunked'`: the same sums, one slab of
+   * `depthChunk` output depths at a time (only that slab's input depths copied depth-major), the chunks concatenated:
+   * VNet step -7 to -11% but peak still +117 to +200 MiB (heap fragmentation mostly; DESIGN round six, 13c), so off.
    */
-  conv3d?: boolean;
+  conv3d?: boolean | 'chunked';
+  /** Output depths per chunk of the `'chunked'` 3-D kind (default 16). */
+  depthChunk?: number;
 }
 
 const NC = { domain: NCHWC_DOMAIN, dtype: 'float32' as const };
@@ -80,7 +84,9 @@ function lowerable(g: GraphBuilder, r: OpRecord, opts: Required<ConvLowering>, p
   const size = out.reduce((a, b) => a * b, 1);
   if (nsp === 3) {
     const kind = co % opts.block === 0 ? '3d' : '3d-narrow';
-    return size >= opts.minVoxels && (kind === '3d-narrow' || opts.conv3d) ? { kind, x, w } : undefined;
+    // A chunk must reach at least one input depth: depth pads under the kernel depth (every usual conv).
+    if (kind === '3d' && opts.conv3d === 'chunked' && Math.max(p[0]!, p[3]!) >= w[2]!) return undefined;
+    return size >= opts.minVoxels && (kind === '3d-narrow' || opts.conv3d !== false) ? { kind, x, w } : undefined;
   }
   // A 2-D conv with constant weights is left to ORT's own NCHWc transformer, which reorders them once and keeps
   // chains of NCHWc ops in the blocked layout; only weights computed from graph inputs (training) come here.
@@ -88,7 +94,7 @@ function lowerable(g: GraphBuilder, r: OpRecord, opts: Required<ConvLowering>, p
 }
 
 function withDefaults(lowering: ConvLowering): Required<ConvLowering> {
-  return { minVoxels: CONV3D_NCHWC_MIN_VOXELS, minPixels: CONV2D_NCHWC_MIN_PIXELS, conv3d: true, ...lowering };
+  return { minVoxels: CONV3D_NCHWC_MIN_VOXELS, minPixels: CONV2D_NCHWC_MIN_PIXELS, conv3d: true, depthChunk: 16, ...lowering };
 }
 
 /**
@@ -113,7 +119,13 @@ export function lowerConvsToNchwc(g: GraphBuilder, lowering: ConvLowering): numb
     if (!shapes) continue;
     const { kind, x, w } = shapes;
     g.replaceNode(r, () =>
-      kind === '2d' ? emitBlockedConv2d(g, r, w, opts.block) : kind === '3d' ? emitBlockedConv3d(g, r, x, w, opts.block) : emitNarrowConv3d(g, r, x, w, opts.block),
+      kind === '2d'
+        ? emitBlockedConv2d(g, r, w, opts.block)
+        : kind === '3d-narrow'
+          ? emitNarrowConv3d(g, r, x, w, opts.block)
+          : opts.conv3d === 'chunked'
+            ? emitChunkedConv3d(g, r, x, w, opts.block, opts.depthChunk)
+            : emitBlockedConv3d(g, r, x, w, opts.block),
     );
     n++;
   }
@@ -125,7 +137,7 @@ export function lowerConvsToNchwc(g: GraphBuilder, lowering: ConvLowering): numb
  * channel counts pass with smaller blocks, the narrow kind's Co * kd <= block with larger ones, so each is checked
  * (block 4 alone missed the VNet's 32 -> 1 output conv, 1 x 5 pairs, so training graphs never lowered it).
  */
-export function hasLowerableConv(g: GraphBuilder, conv3d = true): boolean {
+export function hasLowerableConv(g: GraphBuilder, conv3d: boolean | 'chunked' = true): boolean {
   let producer: Map<string, OpRecord> | undefined;
   const producers = () => (producer ??= producersOf(g.records));
   const blocks = [4, 8, 16].map((block) => withDefaults({ block, conv3d }));
@@ -187,34 +199,88 @@ function depthAsBatch(g: GraphBuilder, x: Value, xShape: number[], pd0: number, 
   return g.op('ReorderInput', [g.reshape(xt, [n * (d + pd0 + pd1), ci, h, wd])], {}, NC);
 }
 
-function emitBlockedConv3d(g: GraphBuilder, r: OpRecord, xShape: number[], wShape: number[], B: number): Value {
-  const x = valueOf(g, r, r.inputs[0]!);
-  const w = valueOf(g, r, r.inputs[1]!);
-  const bias = r.inputs[2] ? valueOf(g, r, r.inputs[2]) : null;
-  const [n, ci, , h, wd] = xShape as [number, number, number, number, number];
-  const [co, , kd, kh, kw] = wShape as [number, number, number, number, number];
-  const { pd0, pd1, hwPads, dp, dOut, hOut, wOut } = geometry3d(r, xShape, wShape);
+/** Blocked per kernel depth: [kd][Co/B][Ci/B][kh][kw][B][B], one [Co, Ci, kh, kw] filter per depth t. */
+function blockedFilters3d(g: GraphBuilder, w: Value, [co, ci, kd, kh, kw]: number[], B: number): Value {
+  return g.reshape(g.transpose(g.reshape(w, [co / B, B, ci / B, B, kd, kh, kw]), [4, 0, 2, 5, 6, 3, 1]), [kd, co, ci, kh, kw]);
+}
 
-  const xb = depthAsBatch(g, x, xShape, pd0, pd1);
+/**
+ * Y[d] = sum over kernel depth t of Conv2d(xb[depths d + t], W[:, :, t]) for the `dOut` output depths of a blocked,
+ * depth-major, depth-padded image xb ([N * dp, Ci, H, W]); the result is [N, Co, dOut, H', W'].
+ */
+function depthSummedConvs(
+  g: GraphBuilder,
+  xb: Value,
+  wb: Value,
+  bias: Value | null,
+  [n, ci, h, wd]: number[],
+  [co, , kd, kh, kw]: number[],
+  dp: number,
+  dOut: number,
+  { hwPads, hOut, wOut }: { hwPads: number[]; hOut: number; wOut: number },
+  B: number,
+): Value {
   // A blocked image keeps its batch items whole and contiguous (Ci is a multiple of B), so slicing depths is safe.
-  const xb5 = n > 1 ? g.reshape(xb, [n, dp, ci, h, wd]) : xb;
-  // Blocked per kernel depth: [kd][Co/B][Ci/B][kh][kw][B][B], one [Co, Ci, kh, kw] filter per depth t.
-  const wb = g.reshape(g.transpose(g.reshape(w, [co / B, B, ci / B, B, kd, kh, kw]), [4, 0, 2, 5, 6, 3, 1]), [kd, co, ci, kh, kw]);
-
-  const attrs = { kernel_shape: [kh, kw], pads: hwPads, strides: [1, 1], dilations: [1, 1], group: 1 };
+  const xb5 = n! > 1 ? g.reshape(xb, [n!, dp, ci!, h!, wd!]) : xb;
+  const attrs = { kernel_shape: [kh!, kw!], pads: hwPads, strides: [1, 1], dilations: [1, 1], group: 1 };
   let y: Value | null = null;
-  for (let t = 0; t < kd; t++) {
-    const wt = g.reshape(g.slice(wb, [t], [t + 1], [0]), [co, ci, kh, kw]);
+  for (let t = 0; t < kd!; t++) {
+    const wt = g.reshape(g.slice(wb, [t], [t + 1], [0]), [co!, ci!, kh!, kw!]);
     // ORT would run every slab's Slice before the first conv (all kd slabs alive at once: +130 MB for the VNet's
     // 64^3 layer); a zero computed from the previous term's output makes slab t wait for conv t-1.
     const at = y ? g.add(g.int64s([t]), zeroAfter(g, y)) : g.int64s([t]);
-    const xs = n > 1 ? g.reshape(g.op('Slice', [xb5, at, g.add(at, g.int64s([dOut])), g.int64s([1])]), [n * dOut, ci, h, wd]) : g.op('Slice', [xb, at, g.add(at, g.int64s([dOut])), g.int64s([0])]);
+    const xs = n! > 1 ? g.reshape(g.op('Slice', [xb5, at, g.add(at, g.int64s([dOut])), g.int64s([1])]), [n! * dOut, ci!, h!, wd!]) : g.op('Slice', [xb, at, g.add(at, g.int64s([dOut])), g.int64s([0])]);
     const ins: (Value | null)[] = [xs, wt, t === 0 ? bias : null, y];
     while (ins.at(-1) === null) ins.pop();
     y = g.op('Conv', ins, attrs, NC);
   }
-  const yo = g.op('ReorderOutput', [y!], { channels: co }, NC);
-  return g.transpose(g.reshape(yo, [n, dOut, co, hOut, wOut]), [0, 2, 1, 3, 4]);
+  // y's memory is [N * dOut][Co/B][H'][W'][B]; moving depth inside the channel blocks ([N][Co/B][dOut][H'][W'][B])
+  // makes it a blocked [N, Co, dOut * H', W'] image whose ReorderOutput is already [N, Co, dOut, H', W']. A Transpose
+  // of the plain output instead is what ORT's transpose optimizer pushes on through the Concat, BatchNorm and ELU
+  // after it (the activation then saved depth-major, a transposed 64^3 copy made for each reader: +100-200 MiB in
+  // a VNet step); here it sits before an NCHWc op it cannot cross.
+  const inner = g.transpose(g.reshape(y!, [n!, dOut, co! / B, hOut * wOut * B]), [0, 2, 1, 3]);
+  const yo = g.op('ReorderOutput', [g.reshape(inner, [n!, co!, dOut * hOut, wOut])], { channels: co! }, NC);
+  return g.reshape(yo, [n!, co!, dOut, hOut, wOut]);
+}
+
+function emitBlockedConv3d(g: GraphBuilder, r: OpRecord, xShape: number[], wShape: number[], B: number): Value {
+  const x = valueOf(g, r, r.inputs[0]!);
+  const bias = r.inputs[2] ? valueOf(g, r, r.inputs[2]) : null;
+  const geo = geometry3d(r, xShape, wShape);
+  const xb = depthAsBatch(g, x, xShape, geo.pd0, geo.pd1);
+  const wb = blockedFilters3d(g, valueOf(g, r, r.inputs[1]!), wShape, B);
+  const [n, ci, , h, wd] = xShape as [number, number, number, number, number];
+  return depthSummedConvs(g, xb, wb, bias, [n, ci, h, wd], wShape, geo.dp, geo.dOut, geo, B);
+}
+
+/**
+ * The 3-D kind one chunk of output depths [d0, d0 + P) at a time: only input depths [d0 - pd0, d0 + P + kd - 1 - pd0)
+ * (zero-padded where they fall outside) are copied depth-major and blocked, so the transients are ~P / D of the
+ * whole-tensor copies; the chunk outputs are concatenated along depth. Chunk c + 1's input Slice waits for chunk c's
+ * output (ORT would otherwise slice and reorder every chunk first, all alive at once).
+ */
+function emitChunkedConv3d(g: GraphBuilder, r: OpRecord, xShape: number[], wShape: number[], B: number, P: number): Value {
+  const x = valueOf(g, r, r.inputs[0]!);
+  const bias = r.inputs[2] ? valueOf(g, r, r.inputs[2]) : null;
+  const geo = geometry3d(r, xShape, wShape);
+  const [n, ci, d, h, wd] = xShape as [number, number, number, number, number];
+  const kd = wShape[2]!;
+  const wb = blockedFilters3d(g, valueOf(g, r, r.inputs[1]!), wShape, B);
+  const chunks: Value[] = [];
+  for (let d0 = 0; d0 < geo.dOut; d0 += P) {
+    const dc = Math.min(P, geo.dOut - d0);
+    // Input depths of this chunk in unpadded coordinates, clipped to the volume; the rest is the chunk's zero padding.
+    const lo = d0 - geo.pd0;
+    const hi = d0 + dc + kd - 1 - geo.pd0;
+    const [a, b] = [Math.max(lo, 0), Math.min(hi, d)];
+    const prev = chunks.at(-1);
+    const start = prev ? g.add(g.int64s([a]), zeroAfter(g, prev)) : g.int64s([a]);
+    const slab = g.op('Slice', [x, start, g.add(start, g.int64s([b - a])), g.int64s([2])]);
+    const xb = depthAsBatch(g, slab, [n, ci, b - a, h, wd], a - lo, hi - b);
+    chunks.push(depthSummedConvs(g, xb, wb, bias, [n, ci, h, wd], wShape, hi - lo, dc, geo, B));
+  }
+  return chunks.length === 1 ? chunks[0]! : g.concat(chunks, 2);
 }
 
 /**
