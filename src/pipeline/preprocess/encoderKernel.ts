@@ -1,0 +1,118 @@
+import { encoderChannelTables } from './encoder.js';
+import { WASM_BASE64 } from './encoderKernelWasm.js';
+import { bilinearTaps, type FixedPointTaps } from './resize.js';
+import { PreprocessError } from './types.js';
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  horizontal(src: number, h: number, w: number, outW: number, start: number, count: number, wt: number, ksize: number, dst: number): void;
+  vertical(src: number, w: number, outH: number, start: number, count: number, wt: number, ksize: number, dst: number): void;
+  histogram(img: number, n: number, hist: number): void;
+  channels(img: number, n: number, lut: number, out: number): void;
+}
+
+const PAGE = 65536;
+const align16 = (bytes: number) => (bytes + 15) & ~15;
+
+let compiled: WebAssembly.Module | null | undefined;
+/** The compiled kernel, once per process; null where the engine has no WebAssembly SIMD. */
+function kernelModule(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    try {
+      compiled = new WebAssembly.Module(Uint8Array.from(atob(WASM_BASE64), (c) => c.charCodeAt(0)));
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+interface PlacedTaps {
+  start: number;
+  count: number;
+  wt: number;
+  ksize: number;
+}
+
+/**
+ * Encoder inputs of slices of one geometry (h x w uint8 -> outH x outW), written by a WebAssembly kernel
+ * (encoderKernel.wat) into `slots` three-channel float32 images in its own memory: the same bytes as
+ * resizeBilinearPillow + writeEncoderInput (test/pipeline/encoderKernel.test.ts), at a fraction of their
+ * time: the Pillow taps are computed once per geometry, no buffer is allocated per slice, the vertical
+ * pass is 16-lane SIMD and the other loops have no bounds checks. `inputs` is handed to ONNX Runtime as is.
+ */
+export class EncoderInputKernel {
+  /** slots x (3, outH, outW) float32, a view of the kernel's memory (valid for the kernel's lifetime). */
+  readonly inputs: Float32Array;
+
+  private constructor(
+    private readonly ex: KernelExports,
+    private readonly geometry: { h: number; w: number; outH: number; outW: number },
+    private readonly at: { src: number; mid: number; img: number; hist: number; lut: number; out: number; hTaps: PlacedTaps | null; vTaps: PlacedTaps | null },
+    readonly slots: number,
+  ) {
+    const { outH, outW } = geometry;
+    this.inputs = new Float32Array(ex.memory.buffer, at.out, slots * 3 * outH * outW);
+  }
+
+  /** A kernel for `slots` slices of h x w, or null where WebAssembly SIMD (or the memory) is not available. */
+  static create(h: number, w: number, outH: number, outW: number, slots: number): EncoderInputKernel | null {
+    for (const n of [h, w, outH, outW, slots]) {
+      if (!Number.isInteger(n) || n <= 0) throw new PreprocessError(`EncoderInputKernel: sizes must be positive integers, got ${h}x${w} -> ${outH}x${outW} x${slots}`);
+    }
+    const mod = kernelModule();
+    if (!mod) return null;
+    let top = 0;
+    const take = (bytes: number) => {
+      const offset = top;
+      top = align16(top + bytes);
+      return offset;
+    };
+    const tapsFor = (taps: FixedPointTaps | null) =>
+      taps ? { taps, at: { start: take(4 * taps.start.length), count: take(4 * taps.count.length), wt: take(4 * taps.weights.length), ksize: taps.ksize } } : null;
+    // Pillow skips a pass whose size does not change; so does the kernel (the next pass reads the previous image).
+    const h1 = tapsFor(outW !== w ? bilinearTaps(w, outW) : null);
+    const v1 = tapsFor(outH !== h ? bilinearTaps(h, outH) : null);
+    const src = take(h * w);
+    const mid = h1 ? take(h * outW) : src;
+    const img = v1 ? take(outH * outW) : mid;
+    const hist = take(4096);
+    const lut = take(3 * 1024);
+    const out = take(slots * 3 * outH * outW * 4);
+    let ex: KernelExports;
+    try {
+      ex = new WebAssembly.Instance(mod).exports as unknown as KernelExports;
+      const need = Math.ceil(top / PAGE) - ex.memory.buffer.byteLength / PAGE;
+      if (need > 0) ex.memory.grow(need);
+    } catch {
+      return null;
+    }
+    for (const t of [h1, v1]) {
+      if (!t) continue;
+      new Int32Array(ex.memory.buffer, t.at.start, t.taps.start.length).set(t.taps.start);
+      new Int32Array(ex.memory.buffer, t.at.count, t.taps.count.length).set(t.taps.count);
+      new Int32Array(ex.memory.buffer, t.at.wt, t.taps.weights.length).set(t.taps.weights);
+    }
+    return new EncoderInputKernel(ex, { h, w, outH, outW }, { src, mid, img, hist, lut, out, hTaps: h1?.at ?? null, vTaps: v1?.at ?? null }, slots);
+  }
+
+  /** Resizes one h x w slice and writes its encoder input into slot `slot` of `inputs`. */
+  write(slice: Uint8Array, slot: number): void {
+    const { h, w, outH, outW } = this.geometry;
+    if (slice.length !== h * w) throw new PreprocessError(`EncoderInputKernel: image has ${slice.length} pixels, expected ${h}x${w} = ${h * w}`);
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.slots) throw new PreprocessError(`EncoderInputKernel: slot ${slot} is outside 0..${this.slots - 1}`);
+    const { ex, at } = this;
+    const buf = ex.memory.buffer;
+    new Uint8Array(buf, at.src, h * w).set(slice);
+    if (at.hTaps) ex.horizontal(at.src, h, w, outW, at.hTaps.start, at.hTaps.count, at.hTaps.wt, at.hTaps.ksize, at.mid);
+    if (at.vTaps) ex.vertical(at.mid, outW, outH, at.vTaps.start, at.vTaps.count, at.vTaps.wt, at.vTaps.ksize, at.img);
+    const n = outH * outW;
+    ex.histogram(at.img, n, at.hist);
+    const parts = new Uint32Array(buf, at.hist, 1024);
+    const hist = new Uint32Array(256);
+    for (let v = 0; v < 256; v++) hist[v] = parts[v]! + parts[256 + v]! + parts[512 + v]! + parts[768 + v]!;
+    const luts = new Float32Array(buf, at.lut, 768);
+    encoderChannelTables(hist).forEach((table, c) => luts.set(table, 256 * c));
+    ex.channels(at.img, n, at.lut, at.out + slot * 3 * n * 4);
+  }
+}
