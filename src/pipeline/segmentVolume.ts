@@ -136,9 +136,8 @@ export async function segmentVolume(
   const prepare = (ks: number[]): Float32Array => {
     const tp = performance.now();
     ks.forEach((k, b) => {
-      const u8 = sliceToUint8(normalised, dims, k);
-      if (kernel) kernel.write(u8, b);
-      else writeEncoderInput(resizeBilinearPillow(u8, ni, nj, ENCODER_SIZE, ENCODER_SIZE), buffer, b * perSlice);
+      if (kernel) kernel.writeVolumeSlice(normalised, dims, k, b);
+      else writeEncoderInput(resizeBilinearPillow(sliceToUint8(normalised, dims, k), ni, nj, ENCODER_SIZE, ENCODER_SIZE), buffer, b * perSlice);
     });
     preprocessMs += performance.now() - tp;
     return buffer.subarray(0, ks.length * perSlice);

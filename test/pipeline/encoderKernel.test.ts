@@ -67,6 +67,14 @@ describe('EncoderInputKernel', () => {
         kernel.write(slice, k % 2);
         expect(firstDifference(kernel.inputs.subarray((k % 2) * n, (k % 2 + 1) * n), reference(slice, ni, nj, 1024, 1024)), `slice ${k}`).toBe(-1);
       }
+      // The float slice straight from the volume (sliceToUint8 inside the kernel), into slot 1.
+      for (let k = 4; k < nk; k += 9) {
+        kernel.writeVolumeSlice(normalised, mri.dims, k, 1);
+        const ref = reference(sliceToUint8(normalised, mri.dims, k), ni, nj, 1024, 1024);
+        expect(firstDifference(kernel.inputs.subarray(n), ref), `volume slice ${k}`).toBe(-1);
+      }
+      kernel.write(sliceToUint8(normalised, mri.dims, 63), 1);
+      kernel.writeVolumeSlice(normalised, mri.dims, 72, 0);
       // Writing one slot leaves the other as it was.
       expect(firstDifference(kernel.inputs.subarray(n), reference(sliceToUint8(normalised, mri.dims, 63), ni, nj, 1024, 1024))).toBe(-1);
     });
@@ -100,6 +108,23 @@ describe('EncoderInputKernel', () => {
     const dark = image(40, 30, 9).map((v) => v >> 4);
     kernel.write(dark, 0);
     expect(firstDifference(kernel.inputs, reference(dark, 40, 30, 64, 48))).toBe(-1);
+  });
+
+  it('writeVolumeSlice equals sliceToUint8 + the JS functions on float volumes with constant and odd slices', () => {
+    const rnd = mulberry32(5);
+    for (const [ni, nj, nk, outH, outW] of [[19, 23, 3, 40, 33], [64, 48, 2, 30, 20]] as const) {
+      const dims = [ni, nj, nk] as const;
+      const vol = Float32Array.from({ length: ni * nj * nk }, (_, i) => (i < ni * nj ? 0.25 : Math.fround(rnd() ** 2)));
+      vol[ni * nj + 7] = 0;
+      vol[ni * nj + 9] = 1;
+      const kernel = kernelFor(ni, nj, outH, outW);
+      for (let k = 0; k < nk; k++) {
+        kernel.writeVolumeSlice(vol, dims, k, 0);
+        expect(firstDifference(kernel.inputs, reference(sliceToUint8(vol, dims, k), ni, nj, outH, outW)), `${dims.join('x')} slice ${k}`).toBe(-1);
+      }
+      expect(() => kernel.writeVolumeSlice(vol, dims, nk, 0)).toThrow(/slice index/);
+      expect(() => kernel.writeVolumeSlice(vol, [nj, ni, nk], 0, 0)).toThrow(/does not hold/);
+    }
   });
 
   it('rejects a slice of the wrong size and a slot out of range', () => {

@@ -9,6 +9,7 @@ interface KernelExports {
   vertical(src: number, w: number, outH: number, start: number, count: number, wt: number, ksize: number, dst: number): void;
   histogram(img: number, n: number, hist: number): void;
   channels(img: number, n: number, lut: number, out: number): void;
+  toUint8(vol: number, ni: number, nj: number, dst: number): void;
 }
 
 const PAGE = 65536;
@@ -35,11 +36,12 @@ interface PlacedTaps {
 }
 
 /**
- * Encoder inputs of slices of one geometry (h x w uint8 -> outH x outW), written by a WebAssembly kernel
+ * Encoder inputs of slices of one geometry (h x w -> outH x outW), written by a WebAssembly kernel
  * (encoderKernel.wat) into `slots` three-channel float32 images in its own memory: the same bytes as
- * resizeBilinearPillow + writeEncoderInput (test/pipeline/encoderKernel.test.ts), at a fraction of their
- * time: the Pillow taps are computed once per geometry, no buffer is allocated per slice, the vertical
- * pass is 16-lane SIMD and the other loops have no bounds checks. `inputs` is handed to ONNX Runtime as is.
+ * sliceToUint8 + resizeBilinearPillow + writeEncoderInput (test/pipeline/encoderKernel.test.ts), in about a
+ * third of their time: the Pillow taps are computed once per geometry, no buffer is allocated per slice,
+ * the vertical pass is 16-lane SIMD and the other loops have no bounds checks. `inputs` is handed to
+ * ONNX Runtime as is (no copy).
  */
 export class EncoderInputKernel {
   /** slots x (3, outH, outW) float32, a view of the kernel's memory (valid for the kernel's lifetime). */
@@ -48,7 +50,7 @@ export class EncoderInputKernel {
   private constructor(
     private readonly ex: KernelExports,
     private readonly geometry: { h: number; w: number; outH: number; outW: number },
-    private readonly at: { src: number; mid: number; img: number; hist: number; lut: number; out: number; hTaps: PlacedTaps | null; vTaps: PlacedTaps | null },
+    private readonly at: { vol: number; src: number; mid: number; img: number; hist: number; lut: number; out: number; hTaps: PlacedTaps | null; vTaps: PlacedTaps | null },
     readonly slots: number,
   ) {
     const { outH, outW } = geometry;
@@ -73,6 +75,7 @@ export class EncoderInputKernel {
     // Pillow skips a pass whose size does not change; so does the kernel (the next pass reads the previous image).
     const h1 = tapsFor(outW !== w ? bilinearTaps(w, outW) : null);
     const v1 = tapsFor(outH !== h ? bilinearTaps(h, outH) : null);
+    const vol = take(4 * h * w);
     const src = take(h * w);
     const mid = h1 ? take(h * outW) : src;
     const img = v1 ? take(outH * outW) : mid;
@@ -93,17 +96,44 @@ export class EncoderInputKernel {
       new Int32Array(ex.memory.buffer, t.at.count, t.taps.count.length).set(t.taps.count);
       new Int32Array(ex.memory.buffer, t.at.wt, t.taps.weights.length).set(t.taps.weights);
     }
-    return new EncoderInputKernel(ex, { h, w, outH, outW }, { src, mid, img, hist, lut, out, hTaps: h1?.at ?? null, vTaps: v1?.at ?? null }, slots);
+    return new EncoderInputKernel(ex, { h, w, outH, outW }, { vol, src, mid, img, hist, lut, out, hTaps: h1?.at ?? null, vTaps: v1?.at ?? null }, slots);
   }
 
-  /** Resizes one h x w slice and writes its encoder input into slot `slot` of `inputs`. */
+  /** Resizes one h x w uint8 slice and writes its encoder input into slot `slot` of `inputs`. */
   write(slice: Uint8Array, slot: number): void {
-    const { h, w, outH, outW } = this.geometry;
+    const { h, w } = this.geometry;
     if (slice.length !== h * w) throw new PreprocessError(`EncoderInputKernel: image has ${slice.length} pixels, expected ${h}x${w} = ${h * w}`);
+    this.checkSlot(slot);
+    new Uint8Array(this.ex.memory.buffer, this.at.src, h * w).set(slice);
+    this.resizeAndWrite(slot);
+  }
+
+  /**
+   * sliceToUint8(volume, dims, k) (recipe step 4, the kernel's float32 arithmetic is the same) followed by
+   * write: the encoder input of slice k of a normalised (h, w, depth) volume, I fastest.
+   */
+  writeVolumeSlice(volume: Float32Array, dims: readonly [number, number, number], k: number, slot: number): void {
+    const { h, w } = this.geometry;
+    const [ni, nj, nk] = dims;
+    if (ni !== h || nj !== w || volume.length !== ni * nj * nk) {
+      throw new PreprocessError(`EncoderInputKernel: a ${dims.join('x')} volume of ${volume.length} values does not hold ${h}x${w} slices`);
+    }
+    if (!Number.isInteger(k) || k < 0 || k >= nk) throw new PreprocessError(`EncoderInputKernel: slice index ${k} is outside 0..${nk - 1}`);
+    this.checkSlot(slot);
+    new Float32Array(this.ex.memory.buffer, this.at.vol, h * w).set(volume.subarray(k * h * w, (k + 1) * h * w));
+    this.ex.toUint8(this.at.vol, h, w, this.at.src);
+    this.resizeAndWrite(slot);
+  }
+
+  private checkSlot(slot: number): void {
     if (!Number.isInteger(slot) || slot < 0 || slot >= this.slots) throw new PreprocessError(`EncoderInputKernel: slot ${slot} is outside 0..${this.slots - 1}`);
+  }
+
+  /** The uint8 slice at `src` resized, its histogram, channel tables and the three channels into the slot. */
+  private resizeAndWrite(slot: number): void {
+    const { h, w, outH, outW } = this.geometry;
     const { ex, at } = this;
     const buf = ex.memory.buffer;
-    new Uint8Array(buf, at.src, h * w).set(slice);
     if (at.hTaps) ex.horizontal(at.src, h, w, outW, at.hTaps.start, at.hTaps.count, at.hTaps.wt, at.hTaps.ksize, at.mid);
     if (at.vTaps) ex.vertical(at.mid, outW, outH, at.vTaps.start, at.vTaps.count, at.vTaps.wt, at.vTaps.ksize, at.img);
     const n = outH * outW;

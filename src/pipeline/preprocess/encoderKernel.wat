@@ -153,7 +153,47 @@
         (local.set $p (i32.add (local.get $p) (i32.const 1)))
         (br $next2))))
 
-  ;; The three channels: out[c*n + p] = lut[c*256 + img[p]] for c = 0..2, the float32 values copied as bits,
+  ;; volume.ts's sliceToUint8 on one slice copied to $vol (f32, I fastest: vol[r + c*ni]): min and max (a comparison
+;; with NaN is false, as in JS), then dst[r*nj + c] = trunc(f32(f32(f32(v - min) / denom) * 255)) with
+;; denom = f32(f32(max - min) + 1e-5), every operation in float32 as there; the values lie in 0..254.
+  (func (export "toUint8") (param $vol i32) (param $ni i32) (param $nj i32) (param $dst i32)
+    (local $p i32) (local $end i32) (local $v f32) (local $min f32) (local $max f32) (local $denom f32)
+    (local $r i32) (local $c i32) (local $col i32) (local $o i32)
+    (local.set $min (f32.const inf))
+    (local.set $max (f32.const -inf))
+    (local.set $p (local.get $vol))
+    (local.set $end (i32.add (local.get $vol) (i32.shl (i32.mul (local.get $ni) (local.get $nj)) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $v (f32.load (local.get $p)))
+        (if (f32.lt (local.get $v) (local.get $min)) (then (local.set $min (local.get $v))))
+        (if (f32.gt (local.get $v) (local.get $max)) (then (local.set $max (local.get $v))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $next)))
+    (local.set $denom (f32.add (f32.sub (local.get $max) (local.get $min)) (f32.const 0x1.4f8b58p-17)))
+    (local.set $c (i32.const 0))
+    (block $colsDone
+      (loop $cols
+        (br_if $colsDone (i32.ge_u (local.get $c) (local.get $nj)))
+        (local.set $col (i32.add (local.get $vol) (i32.shl (i32.mul (local.get $c) (local.get $ni)) (i32.const 2))))
+        (local.set $o (i32.add (local.get $dst) (local.get $c)))
+        (local.set $r (i32.const 0))
+        (block $rowsDone
+          (loop $rows
+            (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $ni)))
+            (i32.store8 (local.get $o)
+              (i32.trunc_sat_f32_u
+                (f32.mul
+                  (f32.div (f32.sub (f32.load (i32.add (local.get $col) (i32.shl (local.get $r) (i32.const 2)))) (local.get $min)) (local.get $denom))
+                  (f32.const 255))))
+            (local.set $o (i32.add (local.get $o) (local.get $nj)))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $rows)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $cols))))
+
+;; The three channels: out[c*n + p] = lut[c*256 + img[p]] for c = 0..2, the float32 values copied as bits,
 ;; four pixels per step (one 32-bit read of their bytes), the last n % 4 one at a time.
   (func (export "channels") (param $img i32) (param $n i32) (param $lut i32) (param $out i32)
     (local $p i32) (local $m i32) (local $x i32) (local $v i32) (local $o i32) (local $o1 i32) (local $o2 i32) (local $nb i32)
