@@ -80,7 +80,7 @@ describe('EncoderInputKernel', () => {
     });
   });
 
-  it('equals the JS functions for downscaling, mixed, unchanged and odd sizes (SIMD tails, skipped passes)', () => {
+  it('equals the JS functions for downscaling, mixed, unchanged and odd sizes (SIMD blocks and tails, skipped passes)', () => {
     const cases: [number, number, number, number][] = [
       [90, 70, 37, 53], // both down (ksize > 3)
       [20, 33, 47, 19], // up rows, down columns; width not a multiple of 16
@@ -89,6 +89,8 @@ describe('EncoderInputKernel', () => {
       [12, 12, 12, 12], // no pass
       [5, 3, 1024, 1024], // extreme upscaling
       [300, 257, 97, 129], // ksize 7 rows
+      [30, 100, 20, 105], // columns up by 1.05: three taps spread over more than 16 bytes, no swizzle blocks
+      [9, 17, 9, 40], // columns up by 2.35: two swizzle blocks and a scalar tail of 8
     ];
     cases.forEach(([h, w, outH, outW], i) => {
       const kernel = kernelFor(h, w, outH, outW);

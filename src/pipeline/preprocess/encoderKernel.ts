@@ -5,7 +5,8 @@ import { PreprocessError } from './types.js';
 
 interface KernelExports {
   memory: WebAssembly.Memory;
-  horizontal(src: number, h: number, w: number, outW: number, start: number, count: number, wt: number, ksize: number, dst: number): void;
+  horizontal(src: number, h: number, w: number, outW: number, start: number, count: number, wt: number, ksize: number, dst: number, x0: number): void;
+  horizontal3(src: number, h: number, w: number, outW: number, first: number, masks: number, wt: number, dst: number): void;
   vertical(src: number, w: number, outH: number, start: number, count: number, wt: number, ksize: number, dst: number): void;
   histogram(img: number, n: number, hist: number): void;
   channels(img: number, n: number, lut: number, out: number): void;
@@ -35,6 +36,40 @@ interface PlacedTaps {
   ksize: number;
 }
 
+/** horizontal3's tables: per block of 16 outputs its first input index and 3 x 16 swizzle indices; tap-major weights. */
+interface PlacedBlocks {
+  first: number;
+  masks: number;
+  wt: number;
+  /** Outputs covered by whole blocks; the rest go through the scalar pass. */
+  covered: number;
+}
+
+/**
+ * Three-tap blocks of 16 outputs whose taps lie within 16 input bytes (every upscaling by more than ~1.15x),
+ * or null where some block's taps spread wider.
+ */
+function swizzleBlocks(taps: FixedPointTaps): { first: Int32Array; masks: Uint8Array; wt: Int32Array } | null {
+  const outW = taps.start.length;
+  const blocks = outW >> 4;
+  if (taps.ksize !== 3 || blocks === 0) return null;
+  const first = new Int32Array(blocks);
+  const masks = new Uint8Array(48 * blocks);
+  for (let b = 0; b < blocks; b++) {
+    first[b] = taps.start[16 * b]!;
+    for (let t = 0; t < 3; t++) {
+      for (let j = 0; j < 16; j++) {
+        const lane = taps.start[16 * b + j]! + t - first[b]!;
+        if (lane < 0 || lane > 15) return null;
+        masks[48 * b + 16 * t + j] = lane;
+      }
+    }
+  }
+  const wt = new Int32Array(3 * outW);
+  for (let x = 0; x < outW; x++) for (let t = 0; t < 3; t++) wt[t * outW + x] = taps.weights[3 * x + t]!;
+  return { first, masks, wt };
+}
+
 /**
  * Encoder inputs of slices of one geometry (h x w -> outH x outW), written by a WebAssembly kernel
  * (encoderKernel.wat) into `slots` three-channel float32 images in its own memory: the same bytes as
@@ -50,7 +85,10 @@ export class EncoderInputKernel {
   private constructor(
     private readonly ex: KernelExports,
     private readonly geometry: { h: number; w: number; outH: number; outW: number },
-    private readonly at: { vol: number; src: number; mid: number; img: number; hist: number; lut: number; out: number; hTaps: PlacedTaps | null; vTaps: PlacedTaps | null },
+    private readonly at: {
+      vol: number; src: number; mid: number; img: number; hist: number; lut: number; out: number;
+      hTaps: PlacedTaps | null; hBlocks: PlacedBlocks | null; vTaps: PlacedTaps | null;
+    },
     readonly slots: number,
   ) {
     const { outH, outW } = geometry;
@@ -75,6 +113,10 @@ export class EncoderInputKernel {
     // Pillow skips a pass whose size does not change; so does the kernel (the next pass reads the previous image).
     const h1 = tapsFor(outW !== w ? bilinearTaps(w, outW) : null);
     const v1 = tapsFor(outH !== h ? bilinearTaps(h, outH) : null);
+    const blocks = h1 ? swizzleBlocks(h1.taps) : null;
+    const hBlocks = blocks
+      ? { first: take(4 * blocks.first.length), masks: take(blocks.masks.length), wt: take(4 * blocks.wt.length), covered: 16 * blocks.first.length }
+      : null;
     const vol = take(4 * h * w);
     const src = take(h * w);
     const mid = h1 ? take(h * outW) : src;
@@ -96,7 +138,12 @@ export class EncoderInputKernel {
       new Int32Array(ex.memory.buffer, t.at.count, t.taps.count.length).set(t.taps.count);
       new Int32Array(ex.memory.buffer, t.at.wt, t.taps.weights.length).set(t.taps.weights);
     }
-    return new EncoderInputKernel(ex, { h, w, outH, outW }, { vol, src, mid, img, hist, lut, out, hTaps: h1?.at ?? null, vTaps: v1?.at ?? null }, slots);
+    if (blocks && hBlocks) {
+      new Int32Array(ex.memory.buffer, hBlocks.first, blocks.first.length).set(blocks.first);
+      new Uint8Array(ex.memory.buffer, hBlocks.masks, blocks.masks.length).set(blocks.masks);
+      new Int32Array(ex.memory.buffer, hBlocks.wt, blocks.wt.length).set(blocks.wt);
+    }
+    return new EncoderInputKernel(ex, { h, w, outH, outW }, { vol, src, mid, img, hist, lut, out, hTaps: h1?.at ?? null, hBlocks, vTaps: v1?.at ?? null }, slots);
   }
 
   /** Resizes one h x w uint8 slice and writes its encoder input into slot `slot` of `inputs`. */
@@ -134,7 +181,15 @@ export class EncoderInputKernel {
     const { h, w, outH, outW } = this.geometry;
     const { ex, at } = this;
     const buf = ex.memory.buffer;
-    if (at.hTaps) ex.horizontal(at.src, h, w, outW, at.hTaps.start, at.hTaps.count, at.hTaps.wt, at.hTaps.ksize, at.mid);
+    if (at.hTaps) {
+      const t = at.hTaps;
+      let x0 = 0;
+      if (at.hBlocks) {
+        ex.horizontal3(at.src, h, w, outW, at.hBlocks.first, at.hBlocks.masks, at.hBlocks.wt, at.mid);
+        x0 = at.hBlocks.covered;
+      }
+      if (x0 < outW) ex.horizontal(at.src, h, w, outW, t.start, t.count, t.wt, t.ksize, at.mid, x0);
+    }
     if (at.vTaps) ex.vertical(at.mid, outW, outH, at.vTaps.start, at.vTaps.count, at.vTaps.wt, at.vTaps.ksize, at.img);
     const n = outH * outW;
     ex.histogram(at.img, n, at.hist);

@@ -6,10 +6,11 @@
 (module
   (memory (export "memory") 1)
 
-  ;; Horizontal pass: dst[y*outW + x] = clip8((2^21 + sum_t src[y*w + start[x] + t] * wt[x*ksize + t]) >> 22).
+  ;; Horizontal pass: dst[y*outW + x] = clip8((2^21 + sum_t src[y*w + start[x] + t] * wt[x*ksize + t]) >> 22)
+;; for the outputs x0 <= x < outW.
   (func (export "horizontal")
     (param $src i32) (param $h i32) (param $w i32) (param $outW i32)
-    (param $start i32) (param $count i32) (param $wt i32) (param $ksize i32) (param $dst i32)
+    (param $start i32) (param $count i32) (param $wt i32) (param $ksize i32) (param $dst i32) (param $x0 i32)
     (local $y i32) (local $x i32) (local $t i32) (local $n i32) (local $row i32) (local $p i32) (local $q i32)
     (local $acc i32) (local $kbytes i32)
     (local.set $kbytes (i32.shl (local.get $ksize) (i32.const 2)))
@@ -18,7 +19,7 @@
       (loop $rows
         (br_if $rowsDone (i32.ge_u (local.get $y) (local.get $h)))
         (local.set $row (i32.add (local.get $src) (i32.mul (local.get $y) (local.get $w))))
-        (local.set $x (i32.const 0))
+        (local.set $x (local.get $x0))
         (block $colsDone
           (loop $cols
             (br_if $colsDone (i32.ge_u (local.get $x) (local.get $outW)))
@@ -56,7 +57,59 @@
         (local.set $y (i32.add (local.get $y) (i32.const 1)))
         (br $rows))))
 
-  ;; Vertical pass over rows of width w: dst[y*w + x] = clip8((2^21 + sum_t src[(start[y] + t)*w + x] * wt[y*ksize + t]) >> 22),
+  ;; Horizontal pass for three-tap filters (upscaling), 16 outputs per step: the taps of outputs 16b..16b+15
+;; lie within the 16 bytes from row + first[b] (encoderKernel.ts checks this), so one load and one
+;; i8x16.swizzle per tap gather them; `masks` holds 3 x 16 byte indices per block, `wt` the weights tap-major
+;; (3 x outW int32, absent taps 0). The last outW % 16 outputs are the caller's (horizontal, from index x0).
+  (func (export "horizontal3")
+    (param $src i32) (param $h i32) (param $w i32) (param $outW i32)
+    (param $first i32) (param $masks i32) (param $wt i32) (param $dst i32)
+    (local $y i32) (local $b i32) (local $nb i32) (local $row i32) (local $o i32) (local $wq i32) (local $mq i32) (local $t i32)
+    (local $v v128) (local $g v128) (local $lo v128) (local $hi v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $nb (i32.shr_u (local.get $outW) (i32.const 4)))
+    (local.set $y (i32.const 0))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $y) (local.get $h)))
+        (local.set $row (i32.add (local.get $src) (i32.mul (local.get $y) (local.get $w))))
+        (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $y) (local.get $outW))))
+        (local.set $b (i32.const 0))
+        (block $blocksDone
+          (loop $blocks
+            (br_if $blocksDone (i32.ge_u (local.get $b) (local.get $nb)))
+            (local.set $v (v128.load align=1 (i32.add (local.get $row) (i32.load (i32.add (local.get $first) (i32.shl (local.get $b) (i32.const 2)))))))
+            (local.set $a0 (i32x4.splat (i32.const 2097152)))
+            (local.set $a1 (local.get $a0))
+            (local.set $a2 (local.get $a0))
+            (local.set $a3 (local.get $a0))
+            (local.set $mq (i32.add (local.get $masks) (i32.mul (local.get $b) (i32.const 48))))
+            (local.set $wq (i32.add (local.get $wt) (i32.shl (local.get $b) (i32.const 6))))
+            (local.set $t (i32.const 0))
+            (block $tapsDone
+              (loop $taps
+                (br_if $tapsDone (i32.ge_u (local.get $t) (i32.const 3)))
+                (local.set $g (i8x16.swizzle (local.get $v) (v128.load (local.get $mq))))
+                (local.set $lo (i16x8.extend_low_i8x16_u (local.get $g)))
+                (local.set $hi (i16x8.extend_high_i8x16_u (local.get $g)))
+                (local.set $a0 (i32x4.add (local.get $a0) (i32x4.mul (i32x4.extend_low_i16x8_u (local.get $lo)) (v128.load (local.get $wq)))))
+                (local.set $a1 (i32x4.add (local.get $a1) (i32x4.mul (i32x4.extend_high_i16x8_u (local.get $lo)) (v128.load offset=16 (local.get $wq)))))
+                (local.set $a2 (i32x4.add (local.get $a2) (i32x4.mul (i32x4.extend_low_i16x8_u (local.get $hi)) (v128.load offset=32 (local.get $wq)))))
+                (local.set $a3 (i32x4.add (local.get $a3) (i32x4.mul (i32x4.extend_high_i16x8_u (local.get $hi)) (v128.load offset=48 (local.get $wq)))))
+                (local.set $mq (i32.add (local.get $mq) (i32.const 16)))
+                (local.set $wq (i32.add (local.get $wq) (i32.shl (local.get $outW) (i32.const 2))))
+                (local.set $t (i32.add (local.get $t) (i32.const 1)))
+                (br $taps)))
+            (v128.store align=1 (i32.add (local.get $o) (i32.shl (local.get $b) (i32.const 4)))
+              (i8x16.narrow_i16x8_u
+                (i16x8.narrow_i32x4_s (i32x4.shr_s (local.get $a0) (i32.const 22)) (i32x4.shr_s (local.get $a1) (i32.const 22)))
+                (i16x8.narrow_i32x4_s (i32x4.shr_s (local.get $a2) (i32.const 22)) (i32x4.shr_s (local.get $a3) (i32.const 22)))))
+            (local.set $b (i32.add (local.get $b) (i32.const 1)))
+            (br $blocks)))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $rows))))
+
+;; Vertical pass over rows of width w: dst[y*w + x] = clip8((2^21 + sum_t src[(start[y] + t)*w + x] * wt[y*ksize + t]) >> 22),
   ;; 16 pixels per step (u8 widened to four i32x4 accumulators, narrowed back with saturation, which is
   ;; clip8), the last w % 16 pixels one at a time.
   (func (export "vertical")
