@@ -73,9 +73,9 @@ function swizzleBlocks(taps: FixedPointTaps): { first: Int32Array; masks: Uint8A
 /**
  * Encoder inputs of slices of one geometry (h x w -> outH x outW), written by a WebAssembly kernel
  * (encoderKernel.wat) into `slots` three-channel float32 images in its own memory: the same bytes as
- * sliceToUint8 + resizeBilinearPillow + writeEncoderInput (test/pipeline/encoderKernel.test.ts), in about a
+ * sliceToUint8 + resizeBilinearPillow + writeEncoderInput (test/pipeline/encoderKernel.test.ts), in under a
  * third of their time: the Pillow taps are computed once per geometry, no buffer is allocated per slice,
- * the vertical pass is 16-lane SIMD and the other loops have no bounds checks. `inputs` is handed to
+ * both resize passes are 16-lane SIMD (upscaling) and the other loops have no bounds checks. `inputs` is handed to
  * ONNX Runtime as is (no copy).
  */
 export class EncoderInputKernel {
@@ -118,6 +118,7 @@ export class EncoderInputKernel {
       ? { first: take(4 * blocks.first.length), masks: take(blocks.masks.length), wt: take(4 * blocks.wt.length), covered: 16 * blocks.first.length }
       : null;
     const vol = take(4 * h * w);
+    // src is followed by another region: the horizontal passes' zero-weight reads past its last row land there.
     const src = take(h * w);
     const mid = h1 ? take(h * outW) : src;
     const img = v1 ? take(outH * outW) : mid;
