@@ -3,7 +3,7 @@ import { encodePrompts } from '../model/promptEncoder.js';
 import { axesWithSliceLast, inverseOrder, permuteVoxels, type Axis } from '../volume/permute.js';
 import { attentionMapForSlice, sigmoid } from './attention.js';
 import { maskFromLogits, maskToSliceGrid, writeSliceIntoVolume } from './postprocess.js';
-import { writeEncoderInput, percentileBounds, resizeBilinearPillow, resizeNearestPillow, vnetInputFromVolume, normaliseVolume, sliceToUint8 } from './preprocess/index.js';
+import { EncoderInputKernel, writeEncoderInput, percentileBounds, resizeBilinearPillow, resizeNearestPillow, vnetInputFromVolume, normaliseVolume, sliceToUint8 } from './preprocess/index.js';
 import type { VoxelArray } from '../volume/types.js';
 import { SegmentationError, promptsBySlice, toEncoderFrame, type VoxelPrompt } from './prompts.js';
 
@@ -127,14 +127,17 @@ export async function segmentVolume(
   let done = 0;
   options.onProgress?.(0, todo.length);
 
-  // One input buffer for all batches (ONNX Runtime is done with it when encode resolves).
+  // One input buffer for all batches (ONNX Runtime is done with it when encode resolves): the WebAssembly
+  // kernel's (same bytes, ~5x faster), or a plain one filled by the JS functions where it is unavailable.
   const perSlice = 3 * ENCODER_SIZE * ENCODER_SIZE;
-  const buffer = new Float32Array(Math.min(batch, Math.max(todo.length, 1)) * perSlice);
+  const slots = Math.min(batch, Math.max(todo.length, 1));
+  const kernel = EncoderInputKernel.create(ni, nj, ENCODER_SIZE, ENCODER_SIZE, slots);
+  const buffer = kernel?.inputs ?? new Float32Array(slots * perSlice);
   const prepare = (ks: number[]): Float32Array => {
     const tp = performance.now();
     ks.forEach((k, b) => {
-      const resized = resizeBilinearPillow(sliceToUint8(normalised, dims, k), ni, nj, ENCODER_SIZE, ENCODER_SIZE);
-      writeEncoderInput(resized, buffer, b * perSlice);
+      if (kernel) kernel.writeVolumeSlice(normalised, dims, k, b);
+      else writeEncoderInput(resizeBilinearPillow(sliceToUint8(normalised, dims, k), ni, nj, ENCODER_SIZE, ENCODER_SIZE), buffer, b * perSlice);
     });
     preprocessMs += performance.now() - tp;
     return buffer.subarray(0, ks.length * perSlice);

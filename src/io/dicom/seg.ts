@@ -1,4 +1,3 @@
-import dcmjs from 'dcmjs';
 import { affinesClose } from '../../volume/affine.js';
 import type { Volume } from '../../volume/types.js';
 import { writeFileAtomic } from '../atomic.js';
@@ -6,6 +5,7 @@ import { VolumeIOError } from '../errors.js';
 import type { DicomSourceHeader } from './series.js';
 import { dicomNow, newUid } from './uid.js';
 import { EXPLICIT_VR_LE, dicomGeometry, ds } from './write-series.js';
+import { dcmjs } from './dcmjsLazy.js';
 
 const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
 
@@ -137,8 +137,9 @@ export function buildDicomSeg(mask: Volume, opts: DicomSegOptions = {}): Uint8Ar
     MediaStorageSOPInstanceUID: sop, TransferSyntaxUID: EXPLICIT_VR_LE, ImplementationClassUID: '2.25.1234567890123456789',
     ImplementationVersionName: 'SAB_0.1',
   };
-  const dict = new dcmjs.data.DicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
+  const { data } = dcmjs();
+  const dict = new data.DicomDict(data.DicomMetaDictionary.denaturalizeDataset(meta));
+  dict.dict = data.DicomMetaDictionary.denaturalizeDataset(dataset);
   return new Uint8Array(dict.write());
 }
 

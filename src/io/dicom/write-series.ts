@@ -1,11 +1,11 @@
 import { mkdirSync, renameSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import dcmjs from 'dcmjs';
 import { flipXY } from '../../volume/affine.js';
 import type { Volume } from '../../volume/types.js';
 import { checkWritableTarget } from '../atomic.js';
 import { VolumeIOError } from '../errors.js';
 import { dicomNow, newUid } from './uid.js';
+import { dcmjs } from './dcmjsLazy.js';
 
 const MR_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.4';
 /** Transfer syntax of everything we write: explicit VR little endian. */
@@ -106,8 +106,9 @@ export function writeDicomSeries(dir: string, vol: Volume, opts: DicomSeriesWrit
         MediaStorageSOPInstanceUID: sop, TransferSyntaxUID: EXPLICIT_VR_LE, ImplementationClassUID: '2.25.1234567890123456789',
         ImplementationVersionName: 'SAB_0.1',
       };
-      const dict = new dcmjs.data.DicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset(meta));
-      dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
+      const { data } = dcmjs();
+      const dict = new data.DicomDict(data.DicomMetaDictionary.denaturalizeDataset(meta));
+      dict.dict = data.DicomMetaDictionary.denaturalizeDataset(dataset);
       const name = `IM${String(k + 1).padStart(5, '0')}.dcm`;
       writeFileSync(join(tmp, name), new Uint8Array(dict.write()));
       files.push(join(dir, name));

@@ -137,6 +137,11 @@ function channelLuts(lut: Float64Array): Float32Array[] {
   return [0, 1, 2].map((ch) => Float32Array.from(lut, (x) => f32(x - IMAGENET_MEAN[ch]!) / IMAGENET_STD[ch]!));
 }
 
+/** The three channel tables (`channelLuts`) of a slice with this byte histogram (encoderKernel.ts's write). */
+export function encoderChannelTables(hist: Uint32Array): Float32Array[] {
+  return channelLuts(encoderLutFromHistogram(hist).lut);
+}
+
 /**
  * Recipe steps 6-9 for one slice already resized to the encoder size, with the intermediate values
  * (`prenorm`, quantiles, mean) that `sab trace` reports. See encoderLutFromHistogram.

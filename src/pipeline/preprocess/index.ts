@@ -4,6 +4,7 @@ export * from './percentile.js';
 export * from './volume.js';
 export * from './resize.js';
 export * from './encoder.js';
+export { EncoderInputKernel } from './encoderKernel.js';
 export * from './vnet.js';
 export * from './targets.js';
 export * from './float32Math.js';

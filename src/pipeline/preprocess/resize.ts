@@ -3,7 +3,7 @@ import { PreprocessError } from './types.js';
 /** Pillow's fixed-point precision for 8-bit resampling: 32 bits - 8 (pixel) - 2 (headroom). */
 const PRECISION_BITS = 22;
 
-interface FixedPointTaps {
+export interface FixedPointTaps {
   /** First input index for each output index. */
   start: Int32Array;
   /** Number of taps for each output index. */
@@ -18,7 +18,7 @@ interface FixedPointTaps {
  * input extent: per output index, double weights normalised to sum 1, then rounded half away from zero
  * to 22-bit fixed point.
  */
-function bilinearTaps(inSize: number, outSize: number): FixedPointTaps {
+export function bilinearTaps(inSize: number, outSize: number): FixedPointTaps {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
   const support = 1 * filterScale;
