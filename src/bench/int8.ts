@@ -11,7 +11,8 @@ import * as ort from 'onnxruntime-node';
 import { loadCheckpoint } from '../checkpoint/index.js';
 import { GraphBuilder } from '../graph/builder.js';
 import { ModelProto } from '../graph/onnxSchema.js';
-import { addRangeOutputs, planStatic, quantizeMatMulWeights, quantizeStatic, RangeObserver, type StaticQuantizeOptions } from '../graph/quantize/index.js';
+import { addRangeOutputs, INT7_LEVELS, INT8_LEVELS, planStatic, quantizeMatMulWeights, quantizeStatic, RangeObserver, type StaticQuantizeOptions } from '../graph/quantize/index.js';
+import { detectU8s8Saturation } from '../graph/quantize/u8s8Saturation.js';
 import { buildEncoderGraph } from '../model/tinyvit.js';
 import { normaliseForEncoder } from '../pipeline/preprocess/index.js';
 import { RelativeError } from '../pipeline/precisionAgreement.js';
@@ -142,6 +143,15 @@ export async function run(): Promise<void> {
   const reference = readF32(`${GOLDEN}image_embedding.bin`);
   const feeds = { image: new ort.Tensor('float32', image, DIMS) };
   const fresh = () => buildEncoderGraph(sd, { batch: 'N' });
+  // As --precision int8 does: 7-bit weights where this CPU's u8s8 kernels clamp 8-bit products.
+  const saturates = detectU8s8Saturation();
+  const weightLevels = saturates ? INT7_LEVELS : INT8_LEVELS;
+  console.log(`int8 weights: ${saturates ? '7-bit (this CPU has no VNNI: its u8s8 kernels saturate 8-bit ones)' : '8-bit'}`);
+  const dynamicGraph = (levels: number): Uint8Array => {
+    const g = fresh();
+    quantizeMatMulWeights(g, { weightLevels: levels });
+    return g.toBytes();
+  };
 
   // Static QDQ needs activation ranges: calibrated on this very slice, the most favourable choice there is
   // (no range is ever exceeded), so the error it shows is the least static quantization can have here.
@@ -152,16 +162,12 @@ export async function run(): Promise<void> {
     observer.observe((await s.run(feeds, observer.outputNames)) as Record<string, { data: Float32Array }>);
     await s.release();
     const g = fresh();
-    quantizeStatic(g, observer.ranges, options);
-    if (dynamicMatMuls) quantizeMatMulWeights(g);
+    quantizeStatic(g, observer.ranges, { ...options, weightLevels });
+    if (dynamicMatMuls) quantizeMatMulWeights(g, { weightLevels });
     return g.toBytes();
   };
   const float32 = fresh().toBytes();
-  const dynamic = (() => {
-    const g = fresh();
-    quantizeMatMulWeights(g);
-    return g.toBytes();
-  })();
+  const dynamic = dynamicGraph(weightLevels);
   const variants: { label: string; model: Uint8Array; options?: Parameters<typeof sessionOptions>[0] }[] = [
     { label: 'float32 (reference)', model: float32 },
     { label: 'int8 dynamic MatMul (--precision int8)', model: dynamic },
@@ -169,6 +175,7 @@ export async function run(): Promise<void> {
     { label: 'int8 dynamic, 1 intra-op thread', model: dynamic, options: { threads: 1 } },
     { label: 'int8 dynamic, no NCHWc (level extended)', model: dynamic, options: { level: 'extended' } },
     { label: 'int8 dynamic, denormals as zero', model: dynamic, options: { config: { set_denormal_as_zero: '1' } } },
+    ...(saturates ? [{ label: 'int8 dynamic, 8-bit weights (saturating here)', model: dynamicGraph(INT8_LEVELS) }] : []),
     { label: 'int8 static QDQ Conv + dynamic MatMul', model: await staticGraph({ weightMatmuls: false }, true) },
     { label: 'int8 static QDQ Conv + MatMul', model: await staticGraph({}, false) },
     { label: 'int8 static QDQ Conv + MatMul + QK^T/AV', model: await staticGraph({ activationMatmuls: true }, false) },

@@ -25,6 +25,11 @@ export interface RuntimeOptions {
    * at least `minVoxels` output voxels per channel (default CONV3D_NCHWC_MIN_VOXELS).
    */
   nchwcTrainingConv3d?: false | { depthChunk: number; minVoxels?: number };
+  /**
+   * The CPU provider's u8s8 integer GEMM clamps 16-bit sums on this CPU (x86 without VNNI), so int8 weights
+   * keep to 7 bits (graph/quantize/u8s8Saturation.ts); createNodeRuntime detects it. Default false.
+   */
+  u8s8Saturates?: boolean;
 }
 
 /** The slice of the onnxruntime-{node,web} module we use; both packages export this shape. */

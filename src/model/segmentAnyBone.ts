@@ -1,6 +1,6 @@
 import type { StateDict } from '../checkpoint/tensor.js';
 import type { GraphBuilder } from '../graph/builder.js';
-import { quantizeMatMulWeights } from '../graph/quantize/index.js';
+import { INT7_LEVELS, INT8_LEVELS, quantizeMatMulWeights } from '../graph/quantize/index.js';
 import type { ExecutionProvider, RunTensor, Runtime, Session } from '../graph/runtime.js';
 import { buildDecoderGraph, buildImageProjectionsGraph } from './decoderGraph.js';
 import { buildFusionGraph } from './fusion.js';
@@ -242,9 +242,19 @@ export class SegmentAnyBone {
     const precision = this.precision;
     return this.open(`encoder:${precision}`, () => {
       const g = buildEncoderGraph(this.sam, { batch: 'N' });
-      if (precision === 'int8') quantizeMatMulWeights(g);
+      if (precision === 'int8') quantizeMatMulWeights(g, { weightLevels: this.int8WeightLevels() });
       return g;
     });
+  }
+
+  /** 7-bit int8 weights where the CPU's u8s8 kernels would clamp 8-bit products (said once, as a notice). */
+  private int8WeightLevels(): number {
+    if (!this.runtime.options.u8s8Saturates) return INT8_LEVELS;
+    this.runtime.options.onNotice?.(
+      'int8: this CPU has no VNNI, where ONNX Runtime\'s int8 kernels clamp the sums of 8-bit weights; ' +
+        'using 7-bit weights instead (see README "Faster: int8 encoder").',
+    );
+    return INT7_LEVELS;
   }
 
   private vnetSession(): Promise<Session> {

@@ -1,6 +1,8 @@
 import type { GraphBuilder, OpRecord } from '../builder.js';
 import { consumersOf, producersOf } from '../walk.js';
-import { constantMatrix, dropUnused, symmetricPerChannel } from './weights.js';
+import { constantMatrix, dropUnused, INT8_LEVELS, symmetricPerChannel } from './weights.js';
+
+export { INT7_LEVELS, INT8_LEVELS } from './weights.js';
 
 /** What quantizeMatMulWeights rewrote. */
 export interface QuantizeReport {
@@ -12,20 +14,30 @@ export interface QuantizeReport {
   biases: number;
 }
 
+export interface QuantizeMatMulOptions {
+  /**
+   * The largest |q| of the int8 weights: 127 (default) or 63, 7 bits, for CPUs whose u8s8 kernels saturate
+   * 16-bit sums (see u8s8Saturation.ts).
+   */
+  weightLevels?: number;
+}
+
 /** ONNX Runtime's contrib-op domain (DynamicQuantizeMatMul lives there). */
 export const ORT_CONTRIB_DOMAIN = 'com.microsoft';
 
 /**
  * Dynamic int8 quantization of every MatMul whose right operand is a constant matrix (an initializer,
  * possibly behind a Reshape to 2-D and/or a Transpose [1,0], as `linear` and the neck emit it):
- * weights become symmetric per-column int8 (scale = max|w_col| / 127, zero point 0), and the node becomes
+ * weights become symmetric per-column int8 (scale = max|w_col| / 127, or / 63 with `weightLevels` 63; zero
+ * point 0), and the node becomes
  * ONNX Runtime's fused DynamicQuantizeMatMul, which quantizes the activation per tensor to uint8 at run
  * time (min/max over the tensor, so no calibration data is needed) and runs the u8s8 integer GEMM (VNNI
  * on AVX-512 CPUs) with the scales folded into its float output.
  * Conv stays float32: ORT's ConvInteger was measured 2.5-6x slower than its float NCHWc Conv here.
  * Rewrites `g` in place; nodes and float weights left without consumers are dropped.
  */
-export function quantizeMatMulWeights(g: GraphBuilder): QuantizeReport {
+export function quantizeMatMulWeights(g: GraphBuilder, options: QuantizeMatMulOptions = {}): QuantizeReport {
+  const levels = options.weightLevels ?? INT8_LEVELS;
   const producer = producersOf(g.records);
   const report: QuantizeReport = { matmuls: 0, weights: 0, biases: 0 };
   const quantized = new Map<string, [string, string, string]>();
@@ -41,7 +53,7 @@ export function quantizeMatMulWeights(g: GraphBuilder): QuantizeReport {
     if (!names) {
       const w = constantMatrix(g, producer, bName);
       if (!w) continue;
-      const { q, scale } = symmetricPerChannel(w.data, w.cols, w.rows, 'columns', bName);
+      const { q, scale } = symmetricPerChannel(w.data, w.cols, w.rows, 'columns', bName, levels);
       const add = (suffix: string, t: Parameters<GraphBuilder['initializer']>[1]) => g.initializer(`${bName}:${suffix}`, t).name;
       names = [
         add('int8', { dtype: 'int8', shape: [w.rows, w.cols], data: q }),

@@ -27,6 +27,8 @@ export interface StaticQuantizeOptions {
   weightMatmuls?: boolean;
   /** Give Conv outputs a Q/DQ pair too, so ONNX Runtime fuses QLinearConv (default true). */
   convOutputs?: boolean;
+  /** The largest |q| of the int8 weights: 127 (default) or 63 where the CPU's u8s8 kernels saturate. */
+  weightLevels?: number;
 }
 
 /** The nodes static quantization rewrites, and the activations whose ranges it needs. */
@@ -160,7 +162,7 @@ export function quantizeStatic(
       const wName = r.inputs[1]!;
       const w = g.initializers.get(wName)!;
       const cout = w.shape[0]!;
-      const { q, scale } = symmetricPerChannel(w.data as Float32Array, cout, (w.data.length / cout) | 0, 'rows', wName);
+      const { q, scale } = symmetricPerChannel(w.data as Float32Array, cout, (w.data.length / cout) | 0, 'rows', wName, options.weightLevels);
       const wq = dqWeight(wName, q, [...w.shape], scale, 0);
       const inputs = [x, wq];
       if (r.inputs[2]) {
@@ -193,7 +195,7 @@ export function quantizeStatic(
       const a = activation(r.inputs[0]!);
       const w = constantMatrix(g, producer, r.inputs[1]!);
       if (w) {
-        const { q, scale } = symmetricPerChannel(w.data, w.cols, w.rows, 'columns', r.inputs[1]!);
+        const { q, scale } = symmetricPerChannel(w.data, w.cols, w.rows, 'columns', r.inputs[1]!, options.weightLevels);
         out.push({ ...r, inputs: [a, dqWeight(r.inputs[1]!, q, [w.rows, w.cols], scale, 1)] });
         report.matmuls++;
       } else {

@@ -32,10 +32,14 @@ export function constantMatrix(g: GraphBuilder, producer: Map<string, OpRecord>,
   return undefined;
 }
 
+/** The largest |q| of 8-bit and of 7-bit ("reduced range") symmetric int8 weights. */
+export const INT8_LEVELS = 127;
+export const INT7_LEVELS = 63;
+
 /**
- * Symmetric int8 per channel (scale = max|w| / 127, zero point 0): `channels` groups of `size` values,
- * a channel being a row of `data` ('rows': [channels, size], e.g. Conv's output channels) or a column
- * ('columns': [size, channels], a MatMul weight's output columns).
+ * Symmetric int8 per channel (scale = max|w| / levels, zero point 0, |q| <= levels): `channels` groups of
+ * `size` values, a channel being a row of `data` ('rows': [channels, size], e.g. Conv's output channels) or
+ * a column ('columns': [size, channels], a MatMul weight's output columns). `levels` 63 keeps to 7 bits.
  */
 export function symmetricPerChannel(
   data: Float32Array,
@@ -43,6 +47,7 @@ export function symmetricPerChannel(
   size: number,
   layout: 'rows' | 'columns',
   what: string,
+  levels: number = INT8_LEVELS,
 ): { q: Int8Array; scale: Float32Array } {
   const at = layout === 'rows' ? (c: number, i: number) => c * size + i : (c: number, i: number) => i * channels + c;
   const scale = new Float32Array(channels);
@@ -51,9 +56,9 @@ export function symmetricPerChannel(
     let m = 0;
     for (let i = 0; i < size; i++) m = Math.max(m, Math.abs(data[at(c, i)]!));
     if (!Number.isFinite(m)) throw new GraphError(`quantize: weight ${what} is not finite`);
-    const s = m > 0 ? Math.fround(m / 127) : 1;
+    const s = m > 0 ? Math.fround(m / levels) : 1;
     scale[c] = s;
-    for (let i = 0; i < size; i++) q[at(c, i)] = Math.max(-127, Math.min(127, Math.round(data[at(c, i)]! / s)));
+    for (let i = 0; i < size; i++) q[at(c, i)] = Math.max(-levels, Math.min(levels, Math.round(data[at(c, i)]! / s)));
   }
   return { q, scale };
 }
