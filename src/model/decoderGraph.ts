@@ -39,6 +39,11 @@ export interface DecoderGraphOptions {
   cachedImageProjections?: boolean;
   /** See MaskDecoderOptions.tokenSideProjections (default false: the graph `sab segment` runs). */
   tokenSideProjections?: boolean;
+  /**
+   * With cachedImageProjections: output only bone_logits_blocked [N, 65536] (MaskDecoderOptions.boneLogitsOnly),
+   * what the viewer's click draws.
+   */
+  boneLogitsOnly?: boolean;
 }
 
 /** Graph input and output names. */
@@ -56,6 +61,7 @@ export const DecoderIO = {
   t2iKeys: 't2i_keys',
   t2iValues: 't2i_values',
   i2tQueries: 'i2t_queries',
+  boneLogitsBlocked: 'bone_logits_blocked',
 } as const;
 
 const HEADS = 8;
@@ -94,7 +100,8 @@ export function buildDecoderGraph(sd: StateDict, opts: DecoderGraphOptions): Gra
   if (cached && (opts.mode !== 'prompt' || opts.attention)) {
     throw new Error('cachedImageProjections: only for the prompt-mode decoder without attention (over a fused embedding)');
   }
-  const name = `sam_decoder_${opts.mode}${opts.attention ? '_attention' : ''}${cached ? '_cached_projections' : ''}`;
+  if (opts.boneLogitsOnly && !cached) throw new Error('boneLogitsOnly: only with cachedImageProjections (the viewer\'s click graph)');
+  const name = `sam_decoder_${opts.mode}${opts.attention ? '_attention' : ''}${cached ? '_cached_projections' : ''}${opts.boneLogitsOnly ? '_bone' : ''}`;
   const g = new GraphBuilder(name);
   const grid = [EMBED_GRID, EMBED_GRID];
   // The click graph reads the image tokens the projections graph made instead of the embedding.
@@ -122,21 +129,23 @@ export function buildDecoderGraph(sd: StateDict, opts: DecoderGraphOptions): Gra
         PROJECTION_IO.map(([key, io, shape]) => [key, g.input(io, 'float32', shape)]),
       ) as unknown as ImageProjections)
     : undefined;
-  const { lowResLogits, iouPred } = maskDecoder(
-    g,
-    sd,
-    {
-      ...(fused ? { imageEmbedding: fused, denseEmbedding: noMaskEmbedding(g, sd) } : {}),
-      ...(imageTokens ? { imageTokens } : {}),
-      imagePeTokens: peTokens,
-      sparse,
-      ...(projections ? { imageProjections: projections } : {}),
-    },
-    {
-      ...(opts.adapters === undefined ? {} : { adapters: opts.adapters }),
-      ...(opts.tokenSideProjections ? { tokenSideProjections: true } : {}),
-    },
-  );
+  const decoderInputs = {
+    ...(fused ? { imageEmbedding: fused, denseEmbedding: noMaskEmbedding(g, sd) } : {}),
+    ...(imageTokens ? { imageTokens } : {}),
+    imagePeTokens: peTokens,
+    sparse,
+    ...(projections ? { imageProjections: projections } : {}),
+  };
+  const decoderOpts = {
+    ...(opts.adapters === undefined ? {} : { adapters: opts.adapters }),
+    ...(opts.tokenSideProjections ? { tokenSideProjections: true } : {}),
+  };
+  if (opts.boneLogitsOnly) {
+    const { boneLogitsBlocked } = maskDecoder(g, sd, decoderInputs, { ...decoderOpts, boneLogitsOnly: true });
+    g.output(boneLogitsBlocked, DecoderIO.boneLogitsBlocked);
+    return g;
+  }
+  const { lowResLogits, iouPred } = maskDecoder(g, sd, decoderInputs, decoderOpts);
 
   g.output(lowResLogits, DecoderIO.lowResLogits);
   g.output(iouPred, DecoderIO.iouPred);

@@ -39,6 +39,12 @@ export interface MaskDecoderOptions {
    * function summed in another order (not bit-equal to the default). Default false.
    */
   tokenSideProjections?: boolean;
+  /**
+   * Emit only what a mask on screen needs: the bone token's logits (multimask channel 1) in the
+   * upscaling's pixel order, [N, 65536] (see blockedToRowMajor), without the other mask token's
+   * hypernetwork, the IoU head or the in-graph depth-to-space transpose. Default false.
+   */
+  boneLogitsOnly?: boolean;
 }
 
 export interface MaskDecoderInputs {
@@ -80,6 +86,40 @@ export interface MaskDecoderOutputs {
   lowResLogits: Value;
   /** [N, 2] IoU predictions of tokens 1..2. */
   iouPred: Value;
+}
+
+/** What the decoder emits with boneLogitsOnly. */
+export interface BoneLogitsOutput {
+  /** [N, 65536]: channel 1 of lowResLogits, pixels in the upscaling's order (see blockedToRowMajor). */
+  boneLogitsBlocked: Value;
+}
+
+/**
+ * The upscaling's pixel order (row, col, kh1, kw1, kh2, kw2 over the 64x64 grid; see upscale) to
+ * row-major 256x256: out[y * 256 + x] with y = 4row + 2kh1 + kh2, x = 4col + 2kw1 + kw2. What the
+ * full decoder's depth-to-space transpose does, as one gather (65536 moves) in the caller.
+ */
+export function blockedToRowMajor(blocked: Float32Array): Float32Array {
+  const s = EMBED_GRID;
+  const side = 4 * s;
+  if (blocked.length !== side * side) throw new Error(`blockedToRowMajor: ${blocked.length} logits, expected ${side * side}`);
+  const out = new Float32Array(side * side);
+  let p = 0;
+  for (let row = 0; row < s; row++) {
+    for (let col = 0; col < s; col++) {
+      for (let kh1 = 0; kh1 < 2; kh1++) {
+        for (let kw1 = 0; kw1 < 2; kw1++) {
+          const base = (4 * row + 2 * kh1) * side + 4 * col + 2 * kw1;
+          out[base] = blocked[p]!;
+          out[base + 1] = blocked[p + 1]!;
+          out[base + side] = blocked[p + 2]!;
+          out[base + side + 1] = blocked[p + 3]!;
+          p += 4;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 function attentionSpecs(prefix: string, inner: number): ParamSpec[] {
@@ -322,7 +362,8 @@ class DecoderEmitter {
     return g.add(src, denseEmbedding);
   }
 
-  emit(inputs: MaskDecoderInputs): MaskDecoderOutputs {
+  /** The two-way transformer and the final attention: output tokens [N, T, 256] and image tokens [N, 4096, 256]. */
+  private transformer(inputs: MaskDecoderInputs): { queries: Value; keys: Value } {
     const g = this.g;
     const { imageEmbedding, imagePeTokens, sparse, denseEmbedding } = inputs;
     const imageInput = imageEmbedding ?? inputs.imageTokens;
@@ -351,14 +392,23 @@ class DecoderEmitter {
     const final = { fewQueries: this.tokenSideProjections };
     queries = g.add(queries, this.attention(`${T}final_attn_token_to_image`, q, k, keys, CROSS_DIM, final));
     queries = this.layerNorm(queries, `${T}norm_final_attn`);
+    return { queries, keys };
+  }
+
+  /** Hypernetwork weights [N, 1, 32] of output token t. */
+  private hypernetwork(queries: Value, t: number): Value {
+    const token = this.g.slice(queries, [1 + t], [2 + t], [1]);
+    return this.mlp(token, `${PREFIX}output_hypernetworks_mlps.${t}`, 3);
+  }
+
+  emit(inputs: MaskDecoderInputs): MaskDecoderOutputs {
+    const g = this.g;
+    const { queries, keys } = this.transformer(inputs);
 
     // Masks of the multimask tokens: hypernetwork weights [N, 2, 32] against the upscaled features.
     const upscaled = this.upscale(keys);
     const hyper = g.concat(
-      OUTPUT_TOKENS.map((t) => {
-        const token = g.slice(queries, [1 + t], [2 + t], [1]);
-        return this.mlp(token, `${PREFIX}output_hypernetworks_mlps.${t}`, 3);
-      }),
+      OUTPUT_TOKENS.map((t) => this.hypernetwork(queries, t)),
       1,
     );
     const m = OUTPUT_TOKENS.length;
@@ -372,6 +422,15 @@ class DecoderEmitter {
     const iouPred = g.slice(iouAll, [OUTPUT_TOKENS[0]!], [OUTPUT_TOKENS[m - 1]! + 1], [1]);
     return { lowResLogits, iouPred };
   }
+
+  /** boneLogitsOnly: the bone token's logits against the same upscaled features, left in the upscaling's pixel order. */
+  emitBoneLogits(inputs: MaskDecoderInputs): BoneLogitsOutput {
+    const g = this.g;
+    const { queries, keys } = this.transformer(inputs);
+    const hyper = this.hypernetwork(queries, OUTPUT_TOKENS[1]!);
+    const logits = g.matmul(this.upscale(keys), g.transpose(hyper, [0, 2, 1]));
+    return { boneLogitsBlocked: g.reshape(logits, [0, -1]) };
+  }
 }
 
 /** Emit the mask decoder into `g`. */
@@ -379,9 +438,17 @@ export function maskDecoder(
   g: GraphBuilder,
   sd: StateDict,
   inputs: MaskDecoderInputs,
+  opts: MaskDecoderOptions & { boneLogitsOnly: true },
+): BoneLogitsOutput;
+export function maskDecoder(g: GraphBuilder, sd: StateDict, inputs: MaskDecoderInputs, opts?: MaskDecoderOptions & { boneLogitsOnly?: false }): MaskDecoderOutputs;
+export function maskDecoder(
+  g: GraphBuilder,
+  sd: StateDict,
+  inputs: MaskDecoderInputs,
   opts: MaskDecoderOptions = {},
-): MaskDecoderOutputs {
-  return new DecoderEmitter(g, sd, opts.adapters ?? true, opts.tokenSideProjections ?? false).emit(inputs);
+): MaskDecoderOutputs | BoneLogitsOutput {
+  const e = new DecoderEmitter(g, sd, opts.adapters ?? true, opts.tokenSideProjections ?? false);
+  return opts.boneLogitsOnly ? e.emitBoneLogits(inputs) : e.emit(inputs);
 }
 
 /** Emit block 0's image-token projections (ImageProjections) of an image embedding, and the image tokens they are made from, into `g`. */
