@@ -32,7 +32,7 @@ export interface DecoderGraphOptions {
   foldBatchNorm?: boolean;
   /**
    * Read the image tokens and block 0's image-token projections from the inputs image_tokens, t2i_keys,
-   * t2i_values and i2t_queries (computed once per slice by buildImageProjectionsGraph) instead of the
+   * t2i_values, i2t_queries and adapter_keys (computed once per slice by buildImageProjectionsGraph) instead of the
    * image embedding; such a graph outputs only low_res_logits and iou_pred. Prompt mode without attention
    * only (the viewer's clicks over a cached fused embedding).
    */
@@ -61,17 +61,20 @@ export const DecoderIO = {
   t2iKeys: 't2i_keys',
   t2iValues: 't2i_values',
   i2tQueries: 'i2t_queries',
+  adapterKeys: 'adapter_keys',
   boneLogitsBlocked: 'bone_logits_blocked',
 } as const;
 
 const HEADS = 8;
 const TOKENS = EMBED_GRID * EMBED_GRID;
 const HEAD_DIM = EMBED_DIM / 2 / HEADS;
+const ADAPTER_DIM = EMBED_DIM / 4;
 /** The cached projections: name and shape (see ImageProjections). */
 const PROJECTION_IO: [keyof ImageProjections, string, (string | number)[]][] = [
   ['t2iKeys', DecoderIO.t2iKeys, ['N', HEADS, HEAD_DIM, TOKENS]],
   ['t2iValues', DecoderIO.t2iValues, ['N', HEADS, TOKENS, HEAD_DIM]],
   ['i2tQueries', DecoderIO.i2tQueries, ['N', HEADS, TOKENS, HEAD_DIM]],
+  ['adapterKeys', DecoderIO.adapterKeys, ['N', TOKENS, ADAPTER_DIM]],
 ];
 
 /** Every checkpoint parameter a decoder graph with these options reads. */
@@ -159,7 +162,7 @@ export function buildDecoderGraph(sd: StateDict, opts: DecoderGraphOptions): Gra
 /**
  * What a click graph (cachedImageProjections) reads, from an image embedding: input image_embedding
  * [N,256,64,64]; outputs image_tokens [N,4096,256] (the keys entering block 0) and block 0's projections
- * t2i_keys [N,8,16,4096], t2i_values and i2t_queries [N,8,4096,16] (see ImageProjections). With the
+ * t2i_keys [N,8,16,4096], t2i_values and i2t_queries [N,8,4096,16], adapter_keys [N,4096,64] (see ImageProjections). With the
  * decoder built with cachedImageProjections it gives the same logits as the plain prompt decoder.
  */
 export function buildImageProjectionsGraph(sd: StateDict): GraphBuilder {

@@ -41,13 +41,14 @@ export interface MaskResult {
 /**
  * What a click decodes from, per slice embedding (buildImageProjectionsGraph): the image tokens
  * [1,4096,256] and block 0's image-token projections split into heads ([1,8,16,4096] keys,
- * [1,8,4096,16] values and queries; see ImageProjections). 10 MB.
+ * [1,8,4096,16] values and queries, [1,4096,64] adapter keys; see ImageProjections). 11 MB.
  */
 export interface SliceProjections {
   imageTokens: Float32Array;
   t2iKeys: Float32Array;
   t2iValues: Float32Array;
   i2tQueries: Float32Array;
+  adapterKeys: Float32Array;
 }
 
 export interface DecoderResult extends MaskResult {
@@ -155,6 +156,7 @@ export class SegmentAnyBone {
       t2iKeys: out['t2i_keys']!.data as Float32Array,
       t2iValues: out['t2i_values']!.data as Float32Array,
       i2tQueries: out['i2t_queries']!.data as Float32Array,
+      adapterKeys: out['adapter_keys']!.data as Float32Array,
     };
   }
 
@@ -193,6 +195,7 @@ export class SegmentAnyBone {
       t2i_keys: { data: projections.t2iKeys, dims: [1, 8, 16, 4096] },
       t2i_values: { data: projections.t2iValues, dims: heads },
       i2t_queries: { data: projections.i2tQueries, dims: heads },
+      adapter_keys: { data: projections.adapterKeys, dims: [1, 4096, 64] },
     };
   }
 
