@@ -33,7 +33,8 @@ export interface DecoderGraphOptions {
   /**
    * Read the image tokens and block 0's image-token projections from the inputs image_tokens, t2i_keys,
    * t2i_values, i2t_queries and adapter_keys (computed once per slice by buildImageProjectionsGraph) instead of the
-   * image embedding; such a graph outputs only low_res_logits and iou_pred. Prompt mode without attention
+   * image embedding; such a graph outputs only low_res_logits and iou_pred (or bone_logits_blocked, see
+   * boneLogitsOnly). Prompt mode without attention
    * only (the viewer's clicks over a cached fused embedding).
    */
   cachedImageProjections?: boolean;

@@ -83,7 +83,7 @@ export interface ImageProjections {
    * [N, 4096, 64]: block 0's Adapter first linear of the image tokens, without its bias. The image tokens
    * after block 0's image-to-token attention are X + A (V W_out) + b_out, so the Adapter's first linear of
    * them is X W_1 + A (V W_out W_1) + (b_out W_1 + b_1): with X W_1 cached a click multiplies only the
-   * [4096, 8x7] attention by a [8x7, 64] matrix (~13 M multiply-adds instead of 67 M). Used with
+   * [4096, 8T] attention (T ~ 6 tokens) by a [8T, 64] matrix (~13 M multiply-adds instead of 67 M). Used with
    * tokenSideProjections; the same function summed in another order.
    */
   adapterKeys: Value;
