@@ -126,7 +126,8 @@ export async function run(): Promise<void> {
   } finally {
     await s.close();
   }
-  await webgpu(weights);
+  // SAB_BENCH_WEBGPU=0: WASM only (on a CPU-emulated adapter the WebGPU part takes several minutes).
+  if (process.env['SAB_BENCH_WEBGPU'] !== '0') await webgpu(weights);
   rmSync(tmp, { recursive: true, force: true });
 }
 

@@ -32,13 +32,19 @@ export interface DecoderGraphOptions {
   foldBatchNorm?: boolean;
   /**
    * Read the image tokens and block 0's image-token projections from the inputs image_tokens, t2i_keys,
-   * t2i_values and i2t_queries (computed once per slice by buildImageProjectionsGraph) instead of the
-   * image embedding; such a graph outputs only low_res_logits and iou_pred. Prompt mode without attention
+   * t2i_values, i2t_queries and adapter_keys (computed once per slice by buildImageProjectionsGraph) instead of the
+   * image embedding; such a graph outputs only low_res_logits and iou_pred (or bone_logits_blocked, see
+   * boneLogitsOnly). Prompt mode without attention
    * only (the viewer's clicks over a cached fused embedding).
    */
   cachedImageProjections?: boolean;
   /** See MaskDecoderOptions.tokenSideProjections (default false: the graph `sab segment` runs). */
   tokenSideProjections?: boolean;
+  /**
+   * With cachedImageProjections: output only bone_logits_blocked [N, 65536] (MaskDecoderOptions.boneLogitsOnly),
+   * what the viewer's click draws.
+   */
+  boneLogitsOnly?: boolean;
 }
 
 /** Graph input and output names. */
@@ -56,16 +62,20 @@ export const DecoderIO = {
   t2iKeys: 't2i_keys',
   t2iValues: 't2i_values',
   i2tQueries: 'i2t_queries',
+  adapterKeys: 'adapter_keys',
+  boneLogitsBlocked: 'bone_logits_blocked',
 } as const;
 
 const HEADS = 8;
 const TOKENS = EMBED_GRID * EMBED_GRID;
 const HEAD_DIM = EMBED_DIM / 2 / HEADS;
+const ADAPTER_DIM = EMBED_DIM / 4;
 /** The cached projections: name and shape (see ImageProjections). */
 const PROJECTION_IO: [keyof ImageProjections, string, (string | number)[]][] = [
   ['t2iKeys', DecoderIO.t2iKeys, ['N', HEADS, HEAD_DIM, TOKENS]],
   ['t2iValues', DecoderIO.t2iValues, ['N', HEADS, TOKENS, HEAD_DIM]],
   ['i2tQueries', DecoderIO.i2tQueries, ['N', HEADS, TOKENS, HEAD_DIM]],
+  ['adapterKeys', DecoderIO.adapterKeys, ['N', TOKENS, ADAPTER_DIM]],
 ];
 
 /** Every checkpoint parameter a decoder graph with these options reads. */
@@ -94,7 +104,8 @@ export function buildDecoderGraph(sd: StateDict, opts: DecoderGraphOptions): Gra
   if (cached && (opts.mode !== 'prompt' || opts.attention)) {
     throw new Error('cachedImageProjections: only for the prompt-mode decoder without attention (over a fused embedding)');
   }
-  const name = `sam_decoder_${opts.mode}${opts.attention ? '_attention' : ''}${cached ? '_cached_projections' : ''}`;
+  if (opts.boneLogitsOnly && !cached) throw new Error('boneLogitsOnly: only with cachedImageProjections (the viewer\'s click graph)');
+  const name = `sam_decoder_${opts.mode}${opts.attention ? '_attention' : ''}${cached ? '_cached_projections' : ''}${opts.boneLogitsOnly ? '_bone' : ''}`;
   const g = new GraphBuilder(name);
   const grid = [EMBED_GRID, EMBED_GRID];
   // The click graph reads the image tokens the projections graph made instead of the embedding.
@@ -122,21 +133,23 @@ export function buildDecoderGraph(sd: StateDict, opts: DecoderGraphOptions): Gra
         PROJECTION_IO.map(([key, io, shape]) => [key, g.input(io, 'float32', shape)]),
       ) as unknown as ImageProjections)
     : undefined;
-  const { lowResLogits, iouPred } = maskDecoder(
-    g,
-    sd,
-    {
-      ...(fused ? { imageEmbedding: fused, denseEmbedding: noMaskEmbedding(g, sd) } : {}),
-      ...(imageTokens ? { imageTokens } : {}),
-      imagePeTokens: peTokens,
-      sparse,
-      ...(projections ? { imageProjections: projections } : {}),
-    },
-    {
-      ...(opts.adapters === undefined ? {} : { adapters: opts.adapters }),
-      ...(opts.tokenSideProjections ? { tokenSideProjections: true } : {}),
-    },
-  );
+  const decoderInputs = {
+    ...(fused ? { imageEmbedding: fused, denseEmbedding: noMaskEmbedding(g, sd) } : {}),
+    ...(imageTokens ? { imageTokens } : {}),
+    imagePeTokens: peTokens,
+    sparse,
+    ...(projections ? { imageProjections: projections } : {}),
+  };
+  const decoderOpts = {
+    ...(opts.adapters === undefined ? {} : { adapters: opts.adapters }),
+    ...(opts.tokenSideProjections ? { tokenSideProjections: true } : {}),
+  };
+  if (opts.boneLogitsOnly) {
+    const { boneLogitsBlocked } = maskDecoder(g, sd, decoderInputs, { ...decoderOpts, boneLogitsOnly: true });
+    g.output(boneLogitsBlocked, DecoderIO.boneLogitsBlocked);
+    return g;
+  }
+  const { lowResLogits, iouPred } = maskDecoder(g, sd, decoderInputs, decoderOpts);
 
   g.output(lowResLogits, DecoderIO.lowResLogits);
   g.output(iouPred, DecoderIO.iouPred);
@@ -150,7 +163,7 @@ export function buildDecoderGraph(sd: StateDict, opts: DecoderGraphOptions): Gra
 /**
  * What a click graph (cachedImageProjections) reads, from an image embedding: input image_embedding
  * [N,256,64,64]; outputs image_tokens [N,4096,256] (the keys entering block 0) and block 0's projections
- * t2i_keys [N,8,16,4096], t2i_values and i2t_queries [N,8,4096,16] (see ImageProjections). With the
+ * t2i_keys [N,8,16,4096], t2i_values and i2t_queries [N,8,4096,16], adapter_keys [N,4096,64] (see ImageProjections). With the
  * decoder built with cachedImageProjections it gives the same logits as the plain prompt decoder.
  */
 export function buildImageProjectionsGraph(sd: StateDict): GraphBuilder {

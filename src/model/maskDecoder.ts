@@ -39,6 +39,12 @@ export interface MaskDecoderOptions {
    * function summed in another order (not bit-equal to the default). Default false.
    */
   tokenSideProjections?: boolean;
+  /**
+   * Emit only what a mask on screen needs: the bone token's logits (multimask channel 1) in the
+   * upscaling's pixel order, [N, 65536] (see blockedToRowMajor), without the other mask token's
+   * hypernetwork, the IoU head or the in-graph depth-to-space transpose. Default false.
+   */
+  boneLogitsOnly?: boolean;
 }
 
 export interface MaskDecoderInputs {
@@ -73,6 +79,14 @@ export interface ImageProjections {
   t2iValues: Value;
   /** [N, 8, 4096, 16]. */
   i2tQueries: Value;
+  /**
+   * [N, 4096, 64]: block 0's Adapter first linear of the image tokens, without its bias. The image tokens
+   * after block 0's image-to-token attention are X + A (V W_out) + b_out, so the Adapter's first linear of
+   * them is X W_1 + A (V W_out W_1) + (b_out W_1 + b_1): with X W_1 cached a click multiplies only the
+   * [4096, 8T] attention (T ~ 6 tokens) by a [8T, 64] matrix (~13 M multiply-adds instead of 67 M). Used with
+   * tokenSideProjections; the same function summed in another order.
+   */
+  adapterKeys: Value;
 }
 
 export interface MaskDecoderOutputs {
@@ -80,6 +94,40 @@ export interface MaskDecoderOutputs {
   lowResLogits: Value;
   /** [N, 2] IoU predictions of tokens 1..2. */
   iouPred: Value;
+}
+
+/** What the decoder emits with boneLogitsOnly. */
+export interface BoneLogitsOutput {
+  /** [N, 65536]: channel 1 of lowResLogits, pixels in the upscaling's order (see blockedToRowMajor). */
+  boneLogitsBlocked: Value;
+}
+
+/**
+ * The upscaling's pixel order (row, col, kh1, kw1, kh2, kw2 over the 64x64 grid; see upscale) to
+ * row-major 256x256: out[y * 256 + x] with y = 4row + 2kh1 + kh2, x = 4col + 2kw1 + kw2. What the
+ * full decoder's depth-to-space transpose does, as one gather (65536 moves) in the caller.
+ */
+export function blockedToRowMajor(blocked: Float32Array): Float32Array {
+  const s = EMBED_GRID;
+  const side = 4 * s;
+  if (blocked.length !== side * side) throw new Error(`blockedToRowMajor: ${blocked.length} logits, expected ${side * side}`);
+  const out = new Float32Array(side * side);
+  let p = 0;
+  for (let row = 0; row < s; row++) {
+    for (let col = 0; col < s; col++) {
+      for (let kh1 = 0; kh1 < 2; kh1++) {
+        for (let kw1 = 0; kw1 < 2; kw1++) {
+          const base = (4 * row + 2 * kh1) * side + 4 * col + 2 * kw1;
+          out[base] = blocked[p]!;
+          out[base + 1] = blocked[p + 1]!;
+          out[base + side] = blocked[p + 2]!;
+          out[base + side + 1] = blocked[p + 3]!;
+          p += 4;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 function attentionSpecs(prefix: string, inner: number): ParamSpec[] {
@@ -193,16 +241,45 @@ class DecoderEmitter {
     const khT = projected.khT ?? g.transpose(kh!, [0, 1, 3, 2]);
     const logits = g.div(g.matmul(qh, khT), g.scalar(Math.sqrt(inner / HEADS)));
     if (projected.fewValues) {
-      // Per head h: A_h V_h W_h with W_h the head's rows of W_out^T [c, 256]; summed over heads as one
-      // MatMul of [N, L, heads*T] by [N, heads*T, 256].
-      const w = g.reshape(g.transpose(this.p.value(`${prefix}.out_proj.weight`), [1, 0]), [HEADS, inner / HEADS, EMBED_DIM]);
-      const vw = g.reshape(g.matmul(vh, w), [0, -1, EMBED_DIM]);
-      const a = g.reshape(g.transpose(g.softmax(logits, -1), [0, 2, 1, 3]), [0, 0, -1]);
+      const { a, vw } = this.fewValueParts(prefix, logits, vh, inner);
       return g.add(g.matmul(a, vw), this.p.value(`${prefix}.out_proj.bias`));
     }
     const out = g.matmul(g.softmax(logits, -1), vh);
     const merged = g.reshape(g.transpose(out, [0, 2, 1, 3]), [0, -1, inner]);
     return this.p.linear(merged, `${prefix}.out_proj`);
+  }
+
+  /**
+   * Few values: per head h, A_h V_h W_h with W_h the head's rows of W_out^T [c, 256]; summed over heads
+   * as one MatMul of a [N, L, heads*T] by vw [N, heads*T, 256] (the output projection before its bias).
+   */
+  private fewValueParts(prefix: string, logits: Value, vh: Value, inner: number): { a: Value; vw: Value } {
+    const g = this.g;
+    const w = g.reshape(g.transpose(this.p.value(`${prefix}.out_proj.weight`), [1, 0]), [HEADS, inner / HEADS, EMBED_DIM]);
+    const vw = g.reshape(g.matmul(vh, w), [0, -1, EMBED_DIM]);
+    const a = g.reshape(g.transpose(g.softmax(logits, -1), [0, 2, 1, 3]), [0, 0, -1]);
+    return { a, vw };
+  }
+
+  /**
+   * Block 0's image-to-token attention and its Adapter over cached projections (ImageProjections.adapterKeys):
+   * the image tokens X after both, with the Adapter's first linear taken apart as X W_1 (cached) + A (V W_out W_1)
+   * + (b_out W_1 + b_1).
+   */
+  private cachedImageToToken(l: string, keys: Value, pre: ImageProjections, tokenQ: Value, tokens: Value): Value {
+    const g = this.g;
+    const prefix = `${l}.cross_attn_image_to_token`;
+    const kh = this.splitHeads(this.p.linear(tokenQ, `${prefix}.k_proj`), CROSS_DIM);
+    const vh = this.splitHeads(this.p.linear(tokens, `${prefix}.v_proj`), CROSS_DIM);
+    const logits = g.div(g.matmul(pre.i2tQueries, g.transpose(kh, [0, 1, 3, 2])), g.scalar(Math.sqrt(CROSS_DIM / HEADS)));
+    const { a, vw } = this.fewValueParts(prefix, logits, vh, CROSS_DIM);
+    const bOut = this.p.value(`${prefix}.out_proj.bias`);
+    const attended = g.add(keys, g.add(g.matmul(a, vw), bOut));
+    if (!this.adapters) return attended;
+    const w1 = g.transpose(this.p.value(`${l}.Adapter.D_fc1.weight`), [1, 0]);
+    const bias1 = g.add(g.matmul(bOut, w1), this.p.value(`${l}.Adapter.D_fc1.bias`)); // folded at session creation
+    const h = g.add(g.add(pre.adapterKeys, g.matmul(a, g.matmul(vw, w1))), bias1);
+    return g.add(attended, this.p.linear(g.gelu(h), `${l}.Adapter.D_fc2`));
   }
 
   /**
@@ -234,13 +311,15 @@ class DecoderEmitter {
 
   /** The image-token projections of block 0 from its input keys (the image tokens plus the dense embedding). */
   imageProjections(keys: Value, keyPe: Value): ImageProjections {
+    const g = this.g;
     const l = `${T}layers.0`;
-    const keysPe = this.g.add(keys, keyPe);
+    const keysPe = g.add(keys, keyPe);
     const heads = (x: Value, name: string) => this.splitHeads(this.p.linear(x, `${l}.${name}`), CROSS_DIM);
     return {
-      t2iKeys: this.g.transpose(heads(keysPe, 'cross_attn_token_to_image.k_proj'), [0, 1, 3, 2]),
+      t2iKeys: g.transpose(heads(keysPe, 'cross_attn_token_to_image.k_proj'), [0, 1, 3, 2]),
       t2iValues: heads(keys, 'cross_attn_token_to_image.v_proj'),
       i2tQueries: heads(keysPe, 'cross_attn_image_to_token.q_proj'),
+      adapterKeys: g.matmul(keys, g.transpose(this.p.value(`${l}.Adapter.D_fc1.weight`), [1, 0])),
     };
   }
 
@@ -277,9 +356,13 @@ class DecoderEmitter {
 
     // The image attends to the tokens; the same Adapter module (with skip) follows.
     q = g.add(queries, queryPe);
-    const i2t = { ...(pre ? { qh: pre.i2tQueries } : {}), fewValues: this.tokenSideProjections };
-    keys = g.add(keys, this.attention(`${l}.cross_attn_image_to_token`, keysPe, q, queries, CROSS_DIM, i2t));
-    if (this.adapters) keys = this.adapter(keys, `${l}.Adapter`, true);
+    if (pre && this.tokenSideProjections) {
+      keys = this.cachedImageToToken(l, keys, pre, q, queries);
+    } else {
+      const i2t = { ...(pre ? { qh: pre.i2tQueries } : {}), fewValues: this.tokenSideProjections };
+      keys = g.add(keys, this.attention(`${l}.cross_attn_image_to_token`, keysPe, q, queries, CROSS_DIM, i2t));
+      if (this.adapters) keys = this.adapter(keys, `${l}.Adapter`, true);
+    }
     keys = this.residualLayerNorm(keys, `${l}.norm4`);
     return [queries, keys];
   }
@@ -322,7 +405,8 @@ class DecoderEmitter {
     return g.add(src, denseEmbedding);
   }
 
-  emit(inputs: MaskDecoderInputs): MaskDecoderOutputs {
+  /** The two-way transformer and the final attention: output tokens [N, T, 256] and image tokens [N, 4096, 256]. */
+  private transformer(inputs: MaskDecoderInputs): { queries: Value; keys: Value } {
     const g = this.g;
     const { imageEmbedding, imagePeTokens, sparse, denseEmbedding } = inputs;
     const imageInput = imageEmbedding ?? inputs.imageTokens;
@@ -351,14 +435,23 @@ class DecoderEmitter {
     const final = { fewQueries: this.tokenSideProjections };
     queries = g.add(queries, this.attention(`${T}final_attn_token_to_image`, q, k, keys, CROSS_DIM, final));
     queries = this.layerNorm(queries, `${T}norm_final_attn`);
+    return { queries, keys };
+  }
+
+  /** Hypernetwork weights [N, 1, 32] of output token t. */
+  private hypernetwork(queries: Value, t: number): Value {
+    const token = this.g.slice(queries, [1 + t], [2 + t], [1]);
+    return this.mlp(token, `${PREFIX}output_hypernetworks_mlps.${t}`, 3);
+  }
+
+  emit(inputs: MaskDecoderInputs): MaskDecoderOutputs {
+    const g = this.g;
+    const { queries, keys } = this.transformer(inputs);
 
     // Masks of the multimask tokens: hypernetwork weights [N, 2, 32] against the upscaled features.
     const upscaled = this.upscale(keys);
     const hyper = g.concat(
-      OUTPUT_TOKENS.map((t) => {
-        const token = g.slice(queries, [1 + t], [2 + t], [1]);
-        return this.mlp(token, `${PREFIX}output_hypernetworks_mlps.${t}`, 3);
-      }),
+      OUTPUT_TOKENS.map((t) => this.hypernetwork(queries, t)),
       1,
     );
     const m = OUTPUT_TOKENS.length;
@@ -372,6 +465,15 @@ class DecoderEmitter {
     const iouPred = g.slice(iouAll, [OUTPUT_TOKENS[0]!], [OUTPUT_TOKENS[m - 1]! + 1], [1]);
     return { lowResLogits, iouPred };
   }
+
+  /** boneLogitsOnly: the bone token's logits against the same upscaled features, left in the upscaling's pixel order. */
+  emitBoneLogits(inputs: MaskDecoderInputs): BoneLogitsOutput {
+    const g = this.g;
+    const { queries, keys } = this.transformer(inputs);
+    const hyper = this.hypernetwork(queries, OUTPUT_TOKENS[1]!);
+    const logits = g.matmul(this.upscale(keys), g.transpose(hyper, [0, 2, 1]));
+    return { boneLogitsBlocked: g.reshape(logits, [0, -1]) };
+  }
 }
 
 /** Emit the mask decoder into `g`. */
@@ -379,9 +481,17 @@ export function maskDecoder(
   g: GraphBuilder,
   sd: StateDict,
   inputs: MaskDecoderInputs,
+  opts: MaskDecoderOptions & { boneLogitsOnly: true },
+): BoneLogitsOutput;
+export function maskDecoder(g: GraphBuilder, sd: StateDict, inputs: MaskDecoderInputs, opts?: MaskDecoderOptions & { boneLogitsOnly?: false }): MaskDecoderOutputs;
+export function maskDecoder(
+  g: GraphBuilder,
+  sd: StateDict,
+  inputs: MaskDecoderInputs,
   opts: MaskDecoderOptions = {},
-): MaskDecoderOutputs {
-  return new DecoderEmitter(g, sd, opts.adapters ?? true, opts.tokenSideProjections ?? false).emit(inputs);
+): MaskDecoderOutputs | BoneLogitsOutput {
+  const e = new DecoderEmitter(g, sd, opts.adapters ?? true, opts.tokenSideProjections ?? false);
+  return opts.boneLogitsOnly ? e.emitBoneLogits(inputs) : e.emit(inputs);
 }
 
 /** Emit block 0's image-token projections (ImageProjections) of an image embedding, and the image tokens they are made from, into `g`. */

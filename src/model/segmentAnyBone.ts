@@ -3,6 +3,7 @@ import type { GraphBuilder } from '../graph/builder.js';
 import { INT7_LEVELS, INT8_LEVELS, quantizeMatMulWeights } from '../graph/quantize/index.js';
 import type { ExecutionProvider, RunTensor, Runtime, Session } from '../graph/runtime.js';
 import { buildDecoderGraph, buildImageProjectionsGraph } from './decoderGraph.js';
+import { blockedToRowMajor } from './maskDecoder.js';
 import { buildFusionGraph } from './fusion.js';
 import { buildEncoderGraph } from './tinyvit.js';
 import { buildVNetGraph, type VNetBatchNormMode } from './vnet.js';
@@ -40,13 +41,14 @@ export interface MaskResult {
 /**
  * What a click decodes from, per slice embedding (buildImageProjectionsGraph): the image tokens
  * [1,4096,256] and block 0's image-token projections split into heads ([1,8,16,4096] keys,
- * [1,8,4096,16] values and queries; see ImageProjections). 10 MB.
+ * [1,8,4096,16] values and queries, [1,4096,64] adapter keys; see ImageProjections). 11 MB.
  */
 export interface SliceProjections {
   imageTokens: Float32Array;
   t2iKeys: Float32Array;
   t2iValues: Float32Array;
   i2tQueries: Float32Array;
+  adapterKeys: Float32Array;
 }
 
 export interface DecoderResult extends MaskResult {
@@ -154,6 +156,7 @@ export class SegmentAnyBone {
       t2iKeys: out['t2i_keys']!.data as Float32Array,
       t2iValues: out['t2i_values']!.data as Float32Array,
       i2tQueries: out['i2t_queries']!.data as Float32Array,
+      adapterKeys: out['adapter_keys']!.data as Float32Array,
     };
   }
 
@@ -163,28 +166,48 @@ export class SegmentAnyBone {
    * about half the decoder's multiply-adds on the image tokens.
    */
   async decodeWithProjections(projections: SliceProjections, prompt: EncodedPrompt): Promise<MaskResult> {
-    const s = await this.cachedPromptDecoder();
+    const out = await (await this.cachedPromptDecoder()).run(this.clickFeeds(projections, prompt));
+    return { lowResLogits: out['low_res_logits']!.data as Float32Array, iouPred: out['iou_pred']!.data as Float32Array };
+  }
+
+  /**
+   * What a click draws: channel 1 (bone) of decodeWithProjections' logits, the same values bit for bit,
+   * as [256*256] row-major. Its graph skips the other mask token, the IoU head and the depth-to-space
+   * transpose (boneLogitsOnly); the pixels are put in order here.
+   */
+  async decodeBoneLogits(projections: SliceProjections, prompt: EncodedPrompt): Promise<Float32Array> {
+    const out = await (await this.cachedPromptDecoder(true)).run(this.clickFeeds(projections, prompt));
+    return blockedToRowMajor(out['bone_logits_blocked']!.data as Float32Array);
+  }
+
+  /** Open the session decodeBoneLogits needs, ahead of the first prompt (e.g. while a viewer is idle). */
+  async preparePromptDecoding(): Promise<void> {
+    await this.cachedPromptDecoder(true);
+  }
+
+  private clickFeeds(projections: SliceProjections, prompt: EncodedPrompt): Record<string, { data: Float32Array; dims: number[] }> {
     const p = prompt.labels.length;
     const heads = [1, 8, 4096, 16];
-    const out = await s.run({
+    return {
       image_tokens: { data: projections.imageTokens, dims: [1, 4096, 256] },
       point_coords: { data: prompt.coords, dims: [1, p, 2] },
       point_labels: { data: prompt.labels, dims: [1, p] },
       t2i_keys: { data: projections.t2iKeys, dims: [1, 8, 16, 4096] },
       t2i_values: { data: projections.t2iValues, dims: heads },
       i2t_queries: { data: projections.i2tQueries, dims: heads },
-    });
-    return { lowResLogits: out['low_res_logits']!.data as Float32Array, iouPred: out['iou_pred']!.data as Float32Array };
+      adapter_keys: { data: projections.adapterKeys, dims: [1, 4096, 64] },
+    };
   }
 
-  /** Open the sessions decodeWithProjections needs, ahead of the first prompt (e.g. while a viewer is idle). */
-  async preparePromptDecoding(): Promise<void> {
-    await this.cachedPromptDecoder();
-  }
-
-  private cachedPromptDecoder(): Promise<Session> {
-    return this.open('decoder:prompt:cached', () =>
-      buildDecoderGraph(this.sam, { mode: 'prompt', attention: false, cachedImageProjections: true, tokenSideProjections: true }),
+  private cachedPromptDecoder(boneOnly = false): Promise<Session> {
+    return this.open(`decoder:prompt:cached${boneOnly ? ':bone' : ''}`, () =>
+      buildDecoderGraph(this.sam, {
+        mode: 'prompt',
+        attention: false,
+        cachedImageProjections: true,
+        tokenSideProjections: true,
+        ...(boneOnly ? { boneLogitsOnly: true } : {}),
+      }),
     );
   }
 

@@ -187,6 +187,13 @@ describe('decoder graph parity with the golden fixtures (tolerance 1e-4 * max|re
         expect(maxAbsDiff(cached.iouPred, plain.iouPred), mode).toBeLessThanOrEqual(1e-5 * maxAbs(plain.iouPred));
         const dims = [1, 2, 256, 256];
         expectParity(`${mode}_lowres_logits (cached projections)`, { data: cached.lowResLogits, dims }, `${mode}_lowres_logits`);
+        // What a click draws: the bone channel alone (its own graph, pixels reordered in JS), bit for bit.
+        const bone = await model.decodeBoneLogits(projections, prompt);
+        const channel1 = cached.lowResLogits.subarray(256 * 256);
+        let differing = 0;
+        for (let p = 0; p < channel1.length; p++) if (!Object.is(bone[p], channel1[p])) differing++;
+        expect(bone.length, mode).toBe(channel1.length);
+        expect(differing, `${mode}: bone logits differing from channel 1`).toBe(0);
       }
     } finally {
       await model.release();

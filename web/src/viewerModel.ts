@@ -48,7 +48,7 @@ export class ViewerModel extends SegmentAnyBone {
   }
 }
 
-/** A small least-recently-used cache of slice embeddings (4 MB each, 8 MB with the fused one, +10 MB per mode once clicked). */
+/** A small least-recently-used cache of slice embeddings (4 MB each, 8 MB with the fused one, +11 MB per mode once clicked). */
 export class EmbeddingCache {
   private readonly map = new Map<number, SliceEmbeddings>();
   constructor(private readonly capacity = 16) {}

@@ -166,9 +166,10 @@ const handlers: { [K in RequestName]: (args: Requests[K]['args'], id: number) =>
     const decodeAt = sharedNow();
     let decodedAt = decodeAt;
     for (const group of groups) {
-      const res = await m.decodeWithProjections(projections, encodePrompts(toEncoderFrame(group, ni, nj)));
+      // The bone channel only (what decodeWithProjections' channel 1 holds, bit for bit).
+      const bone = await m.decodeBoneLogits(projections, encodePrompts(toEncoderFrame(group, ni, nj)));
       decodedAt = sharedNow();
-      const mask = maskFromLogits(res.lowResLogits, LOWRES, LOWRES, 1);
+      const mask = maskFromLogits(bone, LOWRES, LOWRES, 0);
       for (let p = 0; p < union.length; p++) union[p] = union[p]! | mask[p]!;
     }
     const sliceMask = rowsIToSlice(maskToSliceGrid(union, LOWRES, LOWRES, ni, nj), ni, nj);
