@@ -6,19 +6,11 @@ import { assembleWat, wasmModuleSource } from '../../tools/assemble-wat.mjs';
 import { mulberry32 } from '../../src/metrics/prng.js';
 import { EncoderInputKernel, normaliseVolume, percentileBounds, resizeBilinearPillow, sliceToUint8, writeEncoderInput } from '../../src/pipeline/preprocess/index.js';
 import { goldenU8, loadWristMri } from './fixtures.js';
+import { firstBitDifference as firstDifference } from '../graph/reference.js';
 
 const WAT = fileURLToPath(new URL('../../src/pipeline/preprocess/encoderKernel.wat', import.meta.url));
 const GENERATED = fileURLToPath(new URL('../../src/pipeline/preprocess/encoderKernelWasm.ts', import.meta.url));
 
-const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
-/** Index of the first value whose float32 bits differ (-1: none). */
-function firstDifference(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return Math.min(a.length, b.length);
-  const x = bits(a);
-  const y = bits(b);
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
-  return -1;
-}
 
 function reference(slice: Uint8Array, h: number, w: number, outH: number, outW: number): Float32Array {
   const out = new Float32Array(3 * outH * outW);

@@ -6,6 +6,7 @@ import { AdamWKernel, adamwScalar, type AdamWScalars } from '../../src/train/ste
 import { createArrayMomentStore, createMomentStore } from '../../src/train/step/adamw/moments.js';
 import { AdamW } from '../../src/train/step/optim.js';
 import { mulberry32 } from '../../src/metrics/prng.js';
+import { firstBitDifference as firstDifference } from '../graph/reference.js';
 
 const WAT = fileURLToPath(new URL('../../src/train/step/adamw/kernel.wat', import.meta.url));
 const GENERATED = fileURLToPath(new URL('../../src/train/step/adamw/kernelWasm.ts', import.meta.url));
@@ -21,15 +22,6 @@ function values(n: number, seed: number): Float32Array {
   });
 }
 
-const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
-/** Index of the first value whose float32 bits differ (-1: none); toEqual on 300k-value arrays takes seconds. */
-function firstDifference(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return Math.min(a.length, b.length);
-  const x = bits(a);
-  const y = bits(b);
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
-  return -1;
-}
 
 describe('AdamW SIMD kernel', () => {
   it('is the committed assembly of kernel.wat', async () => {
