@@ -18,13 +18,18 @@ export function u8s8Saturates(arch: string, cpuinfo: string | undefined): boolea
   return !flags.includes('avx512_vnni') && !flags.includes('avx_vnni');
 }
 
-/** u8s8Saturates for the CPU this process runs on. */
+let detected: boolean | undefined;
+
+/** u8s8Saturates for the CPU this process runs on (/proc/cpuinfo read once per process). */
 export function detectU8s8Saturation(): boolean {
-  let cpuinfo: string | undefined;
-  try {
-    cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  } catch {
-    cpuinfo = undefined;
+  if (detected === undefined) {
+    let cpuinfo: string | undefined;
+    try {
+      cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      cpuinfo = undefined;
+    }
+    detected = u8s8Saturates(process.arch, cpuinfo);
   }
-  return u8s8Saturates(process.arch, cpuinfo);
+  return detected;
 }
