@@ -1,7 +1,7 @@
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import type { TensorData } from '../checkpoint/tensor.js';
 import type { GraphBuilder } from './builder.js';
-import { hasLowerableConv, lowerConvsToNchwc } from './lower/convNchwc.js';
+import { hasLowerableConv, lowerConvsToNchwc, type ConvLowering } from './lower/convNchwc.js';
 import { probeNchwcBlock } from './lower/nchwcProbe.js';
 
 /** Where ONNX Runtime executes: CPU or CUDA in Node; WASM or WebGPU in the browser. */
@@ -150,7 +150,13 @@ export class Runtime {
     if (wanted !== 'cpu' || this.options.nchwcConv === false || !hasLowerableConv(g, conv3d)) return;
     this.nchwcBlock ??= probeNchwcBlock((model, label) => this.session(model, label, 'cpu')).catch(() => null);
     const block = await this.nchwcBlock;
-    if (block) lowerConvsToNchwc(g, { block, conv3d, ...(chunks ? { depthChunk: chunks.depthChunk, ...(chunks.minVoxels ? { minVoxels: chunks.minVoxels } : {}) } : {}) });
+    if (!block) return;
+    const lowering: ConvLowering = { block, conv3d };
+    if (chunks) {
+      lowering.depthChunk = chunks.depthChunk;
+      if (chunks.minVoxels) lowering.minVoxels = chunks.minVoxels;
+    }
+    lowerConvsToNchwc(g, lowering);
   }
 
   private sessionOptions(provider: ExecutionProvider): InferenceSession.SessionOptions {

@@ -63,6 +63,8 @@ function readsGraphInput(g: GraphBuilder, producer: Map<string, OpRecord>, name:
  * e.g. the VNet's 32 -> 1 output conv: every (output channel, kernel depth) pair becomes one output channel of a
  * single NCHWc conv, summed over depth afterwards) or `2d`.
  */
+type Shape4 = [number, number, number, number];
+type Shape5 = [number, number, number, number, number];
 type Lowerable = { kind: '2d' | '3d' | '3d-narrow'; x: number[]; w: number[] };
 
 function lowerable(g: GraphBuilder, r: OpRecord, opts: Required<ConvLowering>, producer: () => Map<string, OpRecord>): Lowerable | undefined {
@@ -213,23 +215,23 @@ function depthSummedConvs(
   xb: Value,
   wb: Value,
   bias: Value | null,
-  [n, ci, h, wd]: number[],
-  [co, , kd, kh, kw]: number[],
+  [n, ci, h, wd]: Shape4,
+  [co, , kd, kh, kw]: Shape5,
   dp: number,
   dOut: number,
   { hwPads, hOut, wOut }: { hwPads: number[]; hOut: number; wOut: number },
   B: number,
 ): Value {
   // A blocked image keeps its batch items whole and contiguous (Ci is a multiple of B), so slicing depths is safe.
-  const xb5 = n! > 1 ? g.reshape(xb, [n!, dp, ci!, h!, wd!]) : xb;
-  const attrs = { kernel_shape: [kh!, kw!], pads: hwPads, strides: [1, 1], dilations: [1, 1], group: 1 };
+  const xb5 = n > 1 ? g.reshape(xb, [n, dp, ci, h, wd]) : xb;
+  const attrs = { kernel_shape: [kh, kw], pads: hwPads, strides: [1, 1], dilations: [1, 1], group: 1 };
   let y: Value | null = null;
-  for (let t = 0; t < kd!; t++) {
-    const wt = g.reshape(g.slice(wb, [t], [t + 1], [0]), [co!, ci!, kh!, kw!]);
+  for (let t = 0; t < kd; t++) {
+    const wt = g.reshape(g.slice(wb, [t], [t + 1], [0]), [co, ci, kh, kw]);
     // ORT would run every slab's Slice before the first conv (all kd slabs alive at once: +130 MB for the VNet's
     // 64^3 layer); a zero computed from the previous term's output makes slab t wait for conv t-1.
     const at = y ? g.add(g.int64s([t]), zeroAfter(g, y)) : g.int64s([t]);
-    const xs = n! > 1 ? g.reshape(g.op('Slice', [xb5, at, g.add(at, g.int64s([dOut])), g.int64s([1])]), [n! * dOut, ci!, h!, wd!]) : g.op('Slice', [xb, at, g.add(at, g.int64s([dOut])), g.int64s([0])]);
+    const xs = n > 1 ? g.reshape(g.op('Slice', [xb5, at, g.add(at, g.int64s([dOut])), g.int64s([1])]), [n * dOut, ci, h, wd]) : g.op('Slice', [xb, at, g.add(at, g.int64s([dOut])), g.int64s([0])]);
     const ins: (Value | null)[] = [xs, wt, t === 0 ? bias : null, y];
     while (ins.at(-1) === null) ins.pop();
     y = g.op('Conv', ins, attrs, NC);
@@ -239,9 +241,9 @@ function depthSummedConvs(
   // of the plain output instead is what ORT's transpose optimizer pushes on through the Concat, BatchNorm and ELU
   // after it (the activation then saved depth-major, a transposed 64^3 copy made for each reader: +100-200 MiB in
   // a VNet step); here it sits before an NCHWc op it cannot cross.
-  const inner = g.transpose(g.reshape(y!, [n!, dOut, co! / B, hOut * wOut * B]), [0, 2, 1, 3]);
-  const yo = g.op('ReorderOutput', [g.reshape(inner, [n!, co!, dOut * hOut, wOut])], { channels: co! }, NC);
-  return g.reshape(yo, [n!, co!, dOut, hOut, wOut]);
+  const inner = g.transpose(g.reshape(y!, [n, dOut, co / B, hOut * wOut * B]), [0, 2, 1, 3]);
+  const yo = g.op('ReorderOutput', [g.reshape(inner, [n, co, dOut * hOut, wOut])], { channels: co }, NC);
+  return g.reshape(yo, [n, co, dOut, hOut, wOut]);
 }
 
 function emitBlockedConv3d(g: GraphBuilder, r: OpRecord, xShape: number[], wShape: number[], B: number): Value {
@@ -250,8 +252,8 @@ function emitBlockedConv3d(g: GraphBuilder, r: OpRecord, xShape: number[], wShap
   const geo = geometry3d(r, xShape, wShape);
   const xb = depthAsBatch(g, x, xShape, geo.pd0, geo.pd1);
   const wb = blockedFilters3d(g, valueOf(g, r, r.inputs[1]!), wShape, B);
-  const [n, ci, , h, wd] = xShape as [number, number, number, number, number];
-  return depthSummedConvs(g, xb, wb, bias, [n, ci, h, wd], wShape, geo.dp, geo.dOut, geo, B);
+  const [n, ci, , h, wd] = xShape as Shape5;
+  return depthSummedConvs(g, xb, wb, bias, [n, ci, h, wd], wShape as Shape5, geo.dp, geo.dOut, geo, B);
 }
 
 /**
@@ -264,7 +266,7 @@ function emitChunkedConv3d(g: GraphBuilder, r: OpRecord, xShape: number[], wShap
   const x = valueOf(g, r, r.inputs[0]!);
   const bias = r.inputs[2] ? valueOf(g, r, r.inputs[2]) : null;
   const geo = geometry3d(r, xShape, wShape);
-  const [n, ci, d, h, wd] = xShape as [number, number, number, number, number];
+  const [n, ci, d, h, wd] = xShape as Shape5;
   const kd = wShape[2]!;
   const wb = blockedFilters3d(g, valueOf(g, r, r.inputs[1]!), wShape, B);
   const chunks: Value[] = [];
@@ -278,7 +280,7 @@ function emitChunkedConv3d(g: GraphBuilder, r: OpRecord, xShape: number[], wShap
     const start = prev ? g.add(g.int64s([a]), zeroAfter(g, prev)) : g.int64s([a]);
     const slab = g.op('Slice', [x, start, g.add(start, g.int64s([b - a])), g.int64s([2])]);
     const xb = depthAsBatch(g, slab, [n, ci, b - a, h, wd], a - lo, hi - b);
-    chunks.push(depthSummedConvs(g, xb, wb, bias, [n, ci, h, wd], wShape, hi - lo, dc, geo, B));
+    chunks.push(depthSummedConvs(g, xb, wb, bias, [n, ci, h, wd], wShape as Shape5, hi - lo, dc, geo, B));
   }
   return chunks.length === 1 ? chunks[0]! : g.concat(chunks, 2);
 }
