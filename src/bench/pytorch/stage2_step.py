@@ -40,6 +40,7 @@ HEADS = 8
 MASK_TOKENS = 3
 OUTPUT_TOKENS = (1, 2)  # multimask channels; channel 1 = bone
 DICE_SMOOTH = 1e-5
+GRAD_KEY = 'mask_decoder.transformer.layers.0.Adapter.D_fc1.weight'  # the gradient --check prints
 
 
 class Fusion(nn.Module):
@@ -284,7 +285,7 @@ def timing(threads, repeats, batch):
             forwards.append(timed(lambda: sam_loss(net(emb, att)[0], target)))
     print(json.dumps({
         'torch': torch.__version__,
-        'parameters': sum(p.numel() for p in params),
+        'parameters': sum(p.numel() for p in params if p.grad is not None),  # those the loss reaches
         'stepMs': median(steps),
         'adamwMs': median(optims),
         'forwardMs': median(forwards),
@@ -321,14 +322,18 @@ def check(directory):
             ('auto_iou_pred_eval', iou, golden(directory, 'auto_iou_pred_eval', (1, 2))),
         ]:
             out[name] = {'maxAbsErr': (mine_t - ref).abs().max().item(), 'maxAbsRef': ref.abs().max().item()}
-    # Train mode (fusion BatchNorm on batch statistics) on golden inputs, for comparison with our graph's loss.
+    # Train mode (fusion BatchNorm on batch statistics) on golden inputs, for comparison with our graph: the loss,
+    # which parameters get a gradient, and one decoder gradient (not a fusion one: at batch 1 torch 1.13's CPU
+    # BatchNorm backward is wrong here, see ERRATA.md; the decoder's gradients are computed before it).
     net.train()
-    with torch.no_grad():
-        att = golden(directory, 'attention_map_batchstats', (1, GRID, GRID))
-        target = golden(directory, 'train_target_256', (1, 1, 4 * GRID, 4 * GRID))
-        dice, ce, total = sam_loss(net(emb, att)[0], target)
+    att = golden(directory, 'attention_map_batchstats', (1, GRID, GRID))
+    target = golden(directory, 'train_target_256', (1, 1, 4 * GRID, 4 * GRID))
+    dice, ce, total = sam_loss(net(emb, att)[0], target)
+    total.backward()
     out['trainLoss'] = {'dice': dice.item(), 'ce': ce.item(), 'total': total.item(),
                         'inputs': 'image_embedding, attention_map_batchstats, train_target_256'}
+    out['gradParams'] = sorted(n for n, p in net.named_parameters() if p.grad is not None)
+    out['grad'] = {GRAD_KEY: dict(net.named_parameters())[GRAD_KEY].grad.flatten().tolist()}
     print(json.dumps(out))
 
 
