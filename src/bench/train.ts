@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { RowJob, RowResult } from './_trainRow.js';
@@ -21,7 +22,7 @@ import { pytorchStep, type TorchModel, type TorchReference } from './pytorch/ref
  * stage 2's trainable set; its `--check` matches the golden decoder outputs) and `pytorch/vnet_step.py` (MONAI's
  * VNet layout). Stage 1 stays quoted: TinyViT with its adapters is not reimplemented in PyTorch here.
  *
- * Env: SAB_BENCH_PYTHON (the Python to try first), SAB_THREADS, SAB_BENCH_REPEATS (default 3), SAB_BENCH_ROWS (comma-separated row numbers, 1-based),
+ * Env: SAB_BENCH_PYTHON (the Python to try first), SAB_SAM_WEIGHTS (the SAM checkpoint; default the golden one), SAB_THREADS, SAB_BENCH_REPEATS (default 3), SAB_BENCH_ROWS (comma-separated row numbers, 1-based),
  * SAB_BENCH_ARENA=1 (ORT CPU arena on; off by default, as in `sab finetune`), SAB_BENCH_MEMPATTERN=1 (memory pattern on;
  * off by default, as in `sab finetune`),
  * SAB_BENCH_FINETUNE=0 (steps only), SAB_BENCH_NCHWC=0 (convs without the NCHWc lowering, as before round five),
@@ -47,6 +48,8 @@ const ROWS: Row[] = [
 ];
 
 const exec = promisify(execFile);
+// The SAM checkpoint the rows train (as _trainRow.ts picks it), handed to the PyTorch stage-2 step too.
+const SAM_WEIGHTS = process.env['SAB_SAM_WEIGHTS'] ?? fileURLToPath(new URL('../../../shared/fixtures/golden/bone_sam.pth', import.meta.url));
 const child = fileURLToPath(new URL('./_trainRow.js', import.meta.url));
 
 async function measure(job: RowJob): Promise<RowResult> {
@@ -76,11 +79,12 @@ export async function run(): Promise<void> {
   // PyTorch in this run: each row's step timed in a child Python just before ours (none for stage 1).
   const torchRow = async (row: Row): Promise<TorchReference | undefined> => {
     if (row.model !== 'vnet' && row.model !== 'sam2') return undefined;
-    const ref = await pytorchStep(row.model satisfies TorchModel, threads ?? 2, repeats, row.batch);
+    const weights = row.model === 'sam2' && existsSync(SAM_WEIGHTS) ? SAM_WEIGHTS : undefined;
+    const ref = await pytorchStep(row.model satisfies TorchModel, threads ?? 2, repeats, row.batch, weights);
     process.stdout.write(
       ref.ok
         ? `PyTorch measured in this run for "${row.name}": torch ${ref.step.torch} (${ref.python}), ${threads ?? 2} threads, ` +
-            `${ref.step.parameters} trainable parameters, median of ${repeats} after a warm-up; step = forward + loss + backward, AdamW ${ms(ref.step.adamwMs)} apart.\n`
+            `${ref.step.parameters} parameters trained${row.model === 'sam2' ? ` (weights: ${weights ? 'the same checkpoint as ours' : 'random'})` : ''}, median of ${repeats} after a warm-up; step = forward + loss + backward, AdamW ${ms(ref.step.adamwMs)} apart.\n`
         : `PyTorch not measured in this run for "${row.name}": ${ref.reason}.\n`,
     );
     return ref;

@@ -54,10 +54,11 @@ export function torchPython(): Promise<string | undefined> {
 }
 
 /**
- * Times one PyTorch step in a child Python (same threads and repeats as ours), or says why it could not.
+ * Times one PyTorch step in a child Python (same threads and repeats as ours; for stage 2 the same batch and, given
+ * `weights`, the same checkpoint), or says why it could not.
  * A failure of the script itself is an error: a reference that silently went missing would read as "no PyTorch".
  */
-export async function pytorchStep(model: TorchModel, threads: number, repeats: number, batch = 1): Promise<TorchReference> {
+export async function pytorchStep(model: TorchModel, threads: number, repeats: number, batch = 1, weights?: string): Promise<TorchReference> {
   const python = await torchPython();
   if (!python) {
     return {
@@ -67,7 +68,8 @@ export async function pytorchStep(model: TorchModel, threads: number, repeats: n
   }
   if (model === 'vnet' && batch !== 1) return { ok: false, reason: 'vnet_step.py times batch 1 only' };
   const script = TORCH_SCRIPTS[model];
-  const args = [script, String(threads), String(repeats), ...(model === 'sam2' ? [String(batch)] : [])];
+  // stage2_step.py takes the batch and, optionally, the official-format checkpoint our row trains (random weights without).
+  const args = [script, String(threads), String(repeats), ...(model === 'sam2' ? [String(batch), ...(weights ? [weights] : [])] : [])];
   const { stdout } = await exec(python, args, { maxBuffer: 1 << 20 });
   const line = stdout.trim().split('\n').at(-1) ?? '';
   try {

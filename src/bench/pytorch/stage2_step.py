@@ -19,7 +19,9 @@ the golden checkpoint loads into it unchanged.
   parameter; the prompt encoder is frozen (its dense positional encoding is a constant).
 
 Usage:
-  python3 stage2_step.py THREADS REPEATS BATCH   one JSON line: medians in ms, peak RSS in MiB
+  python3 stage2_step.py THREADS REPEATS BATCH [WEIGHTS]
+                                                 one JSON line: medians in ms, peak RSS in MiB; random weights,
+                                                 or those of an official-format checkpoint WEIGHTS (as ours)
   python3 stage2_step.py --check GOLDEN_DIR      parity with the golden fixtures: one JSON line with the
                                                  max abs errors, and the train-mode loss on golden inputs
 """
@@ -253,10 +255,22 @@ def median(values):
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 
-def timing(threads, repeats, batch):
+def load(net, path):
+    sd = torch.load(path, map_location='cpu')
+    mine = net.state_dict()
+    missing = sorted(k for k in mine if k not in sd)
+    if missing:
+        raise SystemExit(f'{path} lacks {missing[:5]}')
+    net.load_state_dict({k: v for k, v in sd.items() if k in mine}, strict=True)
+    net.refresh_pe()
+
+
+def timing(threads, repeats, batch, weights=None):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     net = Stage2()
+    if weights:
+        load(net, weights)
     net.train()
     params = [p for n, p in net.named_parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4)
@@ -285,6 +299,7 @@ def timing(threads, repeats, batch):
             forwards.append(timed(lambda: sam_loss(net(emb, att)[0], target)))
     print(json.dumps({
         'torch': torch.__version__,
+        'weights': weights or 'random',
         'parameters': sum(p.numel() for p in params if p.grad is not None),  # those the loss reaches
         'stepMs': median(steps),
         'adamwMs': median(optims),
@@ -301,16 +316,9 @@ def golden(directory, name, shape):
 def check(directory):
     torch.set_num_threads(2)
     net = Stage2()
-    sd = torch.load(os.path.join(directory, 'bone_sam.pth'), map_location='cpu')
-    mine = net.state_dict()
-    wanted = {k: v for k, v in sd.items() if k in mine}
-    missing = sorted(set(mine) - set(wanted))
-    if missing:
-        raise SystemExit(f'checkpoint lacks {missing[:5]}')
-    net.load_state_dict(wanted, strict=True)
-    net.refresh_pe()
+    load(net, os.path.join(directory, 'bone_sam.pth'))
     emb = golden(directory, 'image_embedding', (1, DIM, GRID, GRID))
-    out = {'keysLoaded': len(wanted)}
+    out = {'keysLoaded': len(net.state_dict())}
     net.eval()
     with torch.no_grad():
         att = golden(directory, 'attention_map_eval', (1, GRID, GRID))
@@ -340,7 +348,7 @@ def check(directory):
 if __name__ == '__main__':
     if len(sys.argv) == 3 and sys.argv[1] == '--check':
         check(sys.argv[2])
-    elif len(sys.argv) == 4:
-        timing(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))
+    elif len(sys.argv) in (4, 5):
+        timing(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] if len(sys.argv) == 5 else None)
     else:
         raise SystemExit(__doc__)
