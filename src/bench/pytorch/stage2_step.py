@@ -272,7 +272,7 @@ def timing(threads, repeats, batch, weights=None):
     if weights:
         load(net, weights)
     net.train()
-    params = [p for n, p in net.named_parameters() if p.requires_grad]
+    params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4)
     emb = (torch.rand(batch, DIM, GRID, GRID) * 2 - 1) * 0.5
     att = torch.rand(batch, GRID, GRID)
