@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { RowJob, RowResult } from './_trainRow.js';
-import { pytorchVNetStep, type TorchReference } from './pytorch/reference.js';
+import { pytorchStep, type TorchModel, type TorchReference } from './pytorch/reference.js';
 
 /**
  * Fine-tuning speed and memory, the table of issue 13: each row beside the official PyTorch code's
@@ -13,12 +14,15 @@ import { pytorchVNetStep, type TorchReference } from './pytorch/reference.js';
  * `sab finetune` iteration (sampling, augmentation, step, BatchNorm statistics, AdamW; stage 1 also
  * runs the VNet step), compared with the trainer step(s) it contains.
  *
- * The VNet row also gets a PyTorch step measured in this run (`pytorch/vnet_step.py`, torch 1.13 from Debian's
- * `python3-torch`) when a Python with torch is found: the quoted figures come from a day this machine ran faster
- * (see DESIGN.md), so only the same-run figure compares like with like. The SAM rows need the official code's
- * PyPI dependencies (timm, einops), which this machine cannot install, and stay quoted.
+ * The stage-2 rows (batch 1 and 8) and the VNet row also get a PyTorch step measured in this run, in a child Python
+ * with torch (torch 1.13 from Debian's `python3-torch`), just before ours: the quoted figures come from a day this
+ * machine ran faster (see DESIGN.md), so only the same-run figure compares like with like. The official code needs
+ * PyPI packages this machine cannot install (timm, einops, MONAI), so these are our own torch-only PyTorch versions of
+ * the computation our graphs do: `pytorch/stage2_step.py` (fusion + adapted mask decoder, automatic mode, Dice + CE,
+ * stage 2's trainable set; its `--check` matches the golden decoder outputs) and `pytorch/vnet_step.py` (MONAI's
+ * VNet layout). Stage 1 stays quoted: TinyViT with its adapters is not reimplemented in PyTorch here.
  *
- * Env: SAB_BENCH_PYTHON (the Python to try first), SAB_THREADS, SAB_BENCH_REPEATS (default 3), SAB_BENCH_ROWS (comma-separated row numbers, 1-based),
+ * Env: SAB_BENCH_PYTHON (the Python to try first), SAB_SAM_WEIGHTS (the SAM checkpoint; default the golden one), SAB_THREADS, SAB_BENCH_REPEATS (default 3), SAB_BENCH_ROWS (comma-separated row numbers, 1-based),
  * SAB_BENCH_ARENA=1 (ORT CPU arena on; off by default, as in `sab finetune`), SAB_BENCH_MEMPATTERN=1 (memory pattern on;
  * off by default, as in `sab finetune`),
  * SAB_BENCH_FINETUNE=0 (steps only), SAB_BENCH_NCHWC=0 (convs without the NCHWc lowering, as before round five),
@@ -44,6 +48,8 @@ const ROWS: Row[] = [
 ];
 
 const exec = promisify(execFile);
+// The SAM checkpoint the rows train (as _trainRow.ts picks it), handed to the PyTorch stage-2 step too.
+const SAM_WEIGHTS = process.env['SAB_SAM_WEIGHTS'] ?? fileURLToPath(new URL('../../../shared/fixtures/golden/bone_sam.pth', import.meta.url));
 const child = fileURLToPath(new URL('./_trainRow.js', import.meta.url));
 
 async function measure(job: RowJob): Promise<RowResult> {
@@ -68,18 +74,21 @@ export async function run(): Promise<void> {
   const base = { repeats, ...(threads ? { threads } : {}), ...memory, ...nchwc, ...chunked };
   process.stdout.write(
     `ONNX Runtime CPU${threads ? `, ${threads} threads` : ''}, CPU arena ${memory.cpuMemArena === false ? 'off' : 'on'}, memory pattern ${memory.memPattern === false ? 'off' : 'on'}, NCHWc lowering ${nchwc.nchwcConv === false ? 'off' : 'on'}${chunk?.[0] ? ` (training 3-D convs chunked by ${chunk.join('/')})` : ''}; ` +
-      `median of ${repeats} after a warm-up; PyTorch figures quoted from issue 13 (torch 1.13 CPU, 2 threads).\n`,
+      `median of ${repeats} after a warm-up; "quoted" PyTorch figures from issue 13 (torch 1.13 CPU, 2 threads, a faster day).\n`,
   );
-  const vnetRow = ROWS.length;
-  const torchRef: TorchReference | undefined = wanted && !wanted.includes(vnetRow) ? undefined : await pytorchVNetStep(threads ?? 2, repeats);
-  if (torchRef) {
+  // PyTorch in this run: each row's step timed in a child Python just before ours (none for stage 1).
+  const torchRow = async (row: Row): Promise<TorchReference | undefined> => {
+    if (row.model !== 'vnet' && row.model !== 'sam2') return undefined;
+    const weights = row.model === 'sam2' && existsSync(SAM_WEIGHTS) ? SAM_WEIGHTS : undefined;
+    const ref = await pytorchStep(row.model satisfies TorchModel, threads ?? 2, repeats, row.batch, weights);
     process.stdout.write(
-      torchRef.ok
-        ? `PyTorch measured in this run (VNet row only): torch ${torchRef.step.torch} (${torchRef.python}), ${threads ?? 2} threads, ` +
-            `median of ${repeats} after a warm-up; step = forward + loss + backward, AdamW ${ms(torchRef.step.adamwMs)} apart.\n`
-        : `PyTorch not measured in this run: ${torchRef.reason}.\n`,
+      ref.ok
+        ? `PyTorch measured in this run for "${row.name}": torch ${ref.step.torch} (${ref.python}), ${threads ?? 2} threads, ` +
+            `${ref.step.parameters} parameters trained${row.model === 'sam2' ? ` (weights: ${weights ? 'the same checkpoint as ours' : 'random'})` : ''}, median of ${repeats} after a warm-up; step = forward + loss + backward, AdamW ${ms(ref.step.adamwMs)} apart.\n`
+        : `PyTorch not measured in this run for "${row.name}": ${ref.reason}.\n`,
     );
-  }
+    return ref;
+  };
   const lines = [
     '| row | PyTorch ms/it, peak (quoted) | PyTorch in this run: step, forward, peak | ours: step | forward only | step / forward | step RSS | sab finetune iteration | iteration / step(s) | iteration RSS | step vs PyTorch quoted (time, memory) | step vs PyTorch in this run (time, memory) |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -87,6 +96,7 @@ export async function run(): Promise<void> {
   const vnetSteps = new Map<number, number>();
   for (const [i, row] of ROWS.entries()) {
     if (wanted && !wanted.includes(i + 1)) continue;
+    const torchRef = await torchRow(row);
     const step = await measure({ kind: 'step', model: row.model, batch: row.batch, ...base });
     let it: RowResult | undefined;
     let reference = step.stepMs;
@@ -99,7 +109,7 @@ export async function run(): Promise<void> {
       }
     }
     const refNote = row.model === 'sam1' && it ? ` (SAM + VNet steps ${ms(reference)})` : '';
-    const same = row.model === 'vnet' && torchRef?.ok ? torchRef.step : undefined;
+    const same = torchRef?.ok ? torchRef.step : undefined;
     lines.push(
       `| ${row.name} | ${ms(row.torch.ms)}, ${row.torch.gib.toFixed(2)} GiB | ${same ? `${ms(same.stepMs)}, ${ms(same.forwardMs)}, ${gib(same.peakRssMiB)}` : '-'} | ${ms(step.stepMs)} | ${ms(step.forwardMs)} | ${ratio(step.stepMs, step.forwardMs)} | ${gib(step.peakRssMiB)} | ` +
         `${it ? `${ms(it.iterationMs)} (median of ${it.iterationsTimed})` : '-'} | ${it ? ratio(it.iterationMs, reference) + refNote : '-'} | ${it ? gib(it.peakRssMiB) : '-'} | ` +

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-/** One PyTorch VNet training step, as `vnet_step.py` prints it. */
+/** One PyTorch training step, as `vnet_step.py` and `stage2_step.py` print it. */
 export interface TorchStep {
   torch: string;
   parameters: number;
@@ -16,9 +16,16 @@ export interface TorchStep {
 
 export type TorchReference = { ok: true; python: string; step: TorchStep } | { ok: false; reason: string };
 
+/**
+ * The PyTorch steps the bench can time: the VNet (batch 1; `vnet_step.py`) and stage 2 (fusion + adapted mask
+ * decoder from cached embeddings at any batch; `stage2_step.py`). Stage 1 is not here: it needs TinyViT.
+ */
+export type TorchModel = 'vnet' | 'sam2';
+
 const exec = promisify(execFile);
-// The script stays in src/ (tsc copies no .py); from dist/bench/pytorch/ that is ../../../src/bench/pytorch/.
-const SCRIPT = fileURLToPath(new URL('../../../src/bench/pytorch/vnet_step.py', import.meta.url));
+// The scripts stay in src/ (tsc copies no .py); from dist/bench/pytorch/ that is ../../../src/bench/pytorch/.
+const scriptPath = (name: string) => fileURLToPath(new URL(`../../../src/bench/pytorch/${name}`, import.meta.url));
+export const TORCH_SCRIPTS: Record<TorchModel, string> = { vnet: scriptPath('vnet_step.py'), sam2: scriptPath('stage2_step.py') };
 
 /** Pythons to try in order: SAB_BENCH_PYTHON, then the one on PATH, then Debian's (where `python3-torch` installs). */
 function candidates(): string[] {
@@ -35,23 +42,39 @@ async function hasTorch(python: string): Promise<boolean> {
   }
 }
 
+let found: Promise<string | undefined> | undefined;
+
+/** The first candidate Python that imports torch (looked up once per process), or undefined. */
+export function torchPython(): Promise<string | undefined> {
+  found ??= (async () => {
+    for (const python of candidates()) if (await hasTorch(python)) return python;
+    return undefined;
+  })();
+  return found;
+}
+
 /**
- * Times the PyTorch VNet step in a child Python (same threads and repeats as ours), or says why it could not.
+ * Times one PyTorch step in a child Python (same threads and repeats as ours; for stage 2 the same batch and, given
+ * `weights`, the same checkpoint), or says why it could not.
  * A failure of the script itself is an error: a reference that silently went missing would read as "no PyTorch".
  */
-export async function pytorchVNetStep(threads: number, repeats: number): Promise<TorchReference> {
-  for (const python of candidates()) {
-    if (!(await hasTorch(python))) continue;
-    const { stdout } = await exec(python, [SCRIPT, String(threads), String(repeats)], { maxBuffer: 1 << 20 });
-    const line = stdout.trim().split('\n').at(-1) ?? '';
-    try {
-      return { ok: true, python, step: JSON.parse(line) as TorchStep };
-    } catch {
-      throw new Error(`${SCRIPT}: expected one JSON line, got ${JSON.stringify(line.slice(0, 200))}`);
-    }
+export async function pytorchStep(model: TorchModel, threads: number, repeats: number, batch = 1, weights?: string): Promise<TorchReference> {
+  const python = await torchPython();
+  if (!python) {
+    return {
+      ok: false,
+      reason: `no Python with torch among ${candidates().join(', ')} (Debian: apt-get install python3-torch libopenblas0-pthread; or set SAB_BENCH_PYTHON)`,
+    };
   }
-  return {
-    ok: false,
-    reason: `no Python with torch among ${candidates().join(', ')} (Debian: apt-get install python3-torch libopenblas0-pthread; or set SAB_BENCH_PYTHON)`,
-  };
+  if (model === 'vnet' && batch !== 1) return { ok: false, reason: 'vnet_step.py times batch 1 only' };
+  const script = TORCH_SCRIPTS[model];
+  // stage2_step.py takes the batch and, optionally, the official-format checkpoint our row trains (random weights without).
+  const args = [script, String(threads), String(repeats), ...(model === 'sam2' ? [String(batch), ...(weights ? [weights] : [])] : [])];
+  const { stdout } = await exec(python, args, { maxBuffer: 1 << 20 });
+  const line = stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return { ok: true, python, step: JSON.parse(line) as TorchStep };
+  } catch {
+    throw new Error(`${script}: expected one JSON line, got ${JSON.stringify(line.slice(0, 200))}`);
+  }
 }
