@@ -28,13 +28,13 @@ Usage:
 import json
 import math
 import os
-import resource
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from step_timing import time_step
 
 DIM = 256
 GRID = 64
@@ -249,14 +249,8 @@ def sam_loss(logits, target):
     return dice, ce, dice + ce
 
 
-def median(values):
-    s = sorted(values)
-    n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
-
-
 def load(net, path):
-    sd = torch.load(path, map_location='cpu')
+    sd = torch.load(path, map_location='cpu', weights_only=True)  # tensors only: nothing in the file runs
     mine = net.state_dict()
     missing = sorted(k for k in mine if k not in sd)
     if missing:
@@ -282,29 +276,12 @@ def timing(threads, repeats, batch, weights=None):
         opt.zero_grad(set_to_none=True)
         sam_loss(net(emb, att)[0], target)[2].backward()
 
-    def timed(fn):
-        t = time.perf_counter()
-        fn()
-        return (time.perf_counter() - t) * 1000
-
-    step()
-    opt.step()  # warm-up, and AdamW's state allocated
-    steps, optims, forwards = [], [], []
-    for _ in range(repeats):
-        steps.append(timed(step))
-        optims.append(timed(opt.step))
-    with torch.no_grad():  # train-mode forward (batch statistics) + loss, no backward, as ours
-        timed(lambda: sam_loss(net(emb, att)[0], target))
-        for _ in range(repeats):
-            forwards.append(timed(lambda: sam_loss(net(emb, att)[0], target)))
     print(json.dumps({
         'torch': torch.__version__,
         'weights': weights or 'random',
-        'parameters': sum(p.numel() for p in params if p.grad is not None),  # those the loss reaches
-        'stepMs': median(steps),
-        'adamwMs': median(optims),
-        'forwardMs': median(forwards),
-        'peakRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **time_step(step, opt, lambda: sam_loss(net(emb, att)[0], target), repeats),
+        # Those the loss reaches (counted after the timed steps, which set their gradients).
+        'parameters': sum(p.numel() for p in params if p.grad is not None),
     }))
 
 

@@ -9,13 +9,13 @@ false positives). Prints one JSON line: medians in ms and the process's peak RSS
 Usage: python3 vnet_step.py THREADS REPEATS
 """
 import json
-import resource
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from step_timing import time_step
 
 
 def conv_bn(ci, co):
@@ -87,12 +87,6 @@ def loss_fn(logits, target):
     return bce + 1 - tp / (tp + 0.7 * fn + 0.3 * fp)
 
 
-def median(values):
-    s = sorted(values)
-    n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
-
-
 def main():
     threads, repeats = int(sys.argv[1]), int(sys.argv[2])
     torch.set_num_threads(threads)
@@ -106,28 +100,10 @@ def main():
         opt.zero_grad(set_to_none=True)
         loss_fn(net(x), target).backward()
 
-    def timed(fn):
-        t = time.perf_counter()
-        fn()
-        return (time.perf_counter() - t) * 1000
-
-    step()
-    opt.step()  # warm-up, and AdamW's state allocated
-    steps, optims, forwards = [], [], []
-    for _ in range(repeats):
-        steps.append(timed(step))
-        optims.append(timed(opt.step))
-    with torch.no_grad():  # train-mode forward (batch statistics) + loss, no backward, as ours
-        timed(lambda: loss_fn(net(x), target))
-        for _ in range(repeats):
-            forwards.append(timed(lambda: loss_fn(net(x), target)))
     print(json.dumps({
         'torch': torch.__version__,
         'parameters': sum(p.numel() for p in net.parameters()),
-        'stepMs': median(steps),
-        'adamwMs': median(optims),
-        'forwardMs': median(forwards),
-        'peakRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **time_step(step, opt, lambda: loss_fn(net(x), target), repeats),
     }))
 
 

@@ -1,0 +1,36 @@
+"""The timing both PyTorch reference steps of `npm run bench train` share (vnet_step.py, stage2_step.py).
+
+A step (zero_grad + forward + loss + backward) and AdamW timed `repeats` times after one warm-up, then the
+train-mode forward + loss under no_grad (what our "forward only" graph runs); medians in ms and the
+process's peak RSS in MiB, printed by the callers as one JSON line.
+"""
+import resource
+import statistics
+import time
+
+import torch
+
+
+def _timed(fn):
+    t = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t) * 1000
+
+
+def time_step(step, optimizer, forward, repeats):
+    step()
+    optimizer.step()  # warm-up, and AdamW's state allocated
+    steps, optims, forwards = [], [], []
+    for _ in range(repeats):
+        steps.append(_timed(step))
+        optims.append(_timed(optimizer.step))
+    with torch.no_grad():  # batch statistics, no backward, as ours
+        _timed(forward)
+        for _ in range(repeats):
+            forwards.append(_timed(forward))
+    return {
+        'stepMs': statistics.median(steps),
+        'adamwMs': statistics.median(optims),
+        'forwardMs': statistics.median(forwards),
+        'peakRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
