@@ -146,7 +146,9 @@ async function webgpu(weights: string[]): Promise<void> {
     process.stdout.write(`WebGPU adapter: ${adapter}; viewer runtime: ${rt.device} (the VNet runs on WASM: no 3-D ConvTranspose in ORT's WebGPU kernels)\n`);
     // Kept short: on a CPU-emulated adapter every WebGPU run is slow.
     let t = Date.now();
-    await segmentSlices(s, 37, 37);
+    // SwiftShader's encode took 199-427 s on the AVX-512 machine and times out at segmentSlices' default 15 min on
+    // a slower CPU (round seven).
+    await segmentSlices(s, 37, 37, 2_400_000);
     process.stdout.write(`WebGPU slice 37 (graph build + sessions + VNet on WASM + encode + decode): ${Date.now() - t} ms; ${(await s.page.textContent('#status')) ?? ''}\n`);
     await goToSlice(s, 37);
     const click: number[] = [];
