@@ -3,14 +3,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadCheckpoint } from '../checkpoint/load-checkpoint.js';
 import { createNodeRuntime } from '../graph/runtimeNode.js';
 import { writePhantomSet } from '../train/data/index.js';
 import { finetune } from '../train/loop/index.js';
 import { createTrainer, type SamBatch, type TrainerOptions, type VNetBatch } from '../train/step/index.js';
-
-const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/golden/', import.meta.url));
+import { GOLDEN, samTrainWeights } from './_fixtures.js';
 
 export interface RowJob {
   kind: 'step' | 'finetune';
@@ -53,7 +51,7 @@ const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;
 async function stepRow(job: RowJob, runtime: ReturnType<typeof createNodeRuntime>): Promise<RowResult> {
   const b = job.batch;
   const sam = job.model !== 'vnet';
-  const sd = loadCheckpoint(process.env['SAB_SAM_WEIGHTS'] && sam ? process.env['SAB_SAM_WEIGHTS'] : `${GOLDEN}${sam ? 'bone_sam.pth' : 'atten.pth'}`);
+  const sd = loadCheckpoint(sam ? samTrainWeights() : `${GOLDEN}atten.pth`);
   const opts: TrainerOptions =
     job.model === 'sam1'
       ? { stage: 'sam', weights: sd, batch: b, samInput: 'image', attention: false, trainable: (k) => k.includes('Adapter.') && (k.startsWith('image_encoder.') || k.startsWith('mask_decoder.')) }

@@ -1,12 +1,10 @@
 // AdamW step over stage 2's trainable parameters (attention fusion + mask decoder of the golden checkpoint)
 // and over the VNet's (all of atten.pth, trained in stage 1): the WebAssembly SIMD kernel beside the scalar
 // float32 loop it replaces, interleaved in one run.
-import { fileURLToPath } from 'node:url';
 import { loadCheckpoint } from '../checkpoint/load-checkpoint.js';
 import { createArrayMomentStore, createMomentStore } from '../train/step/adamw/moments.js';
 import { AdamW } from '../train/step/optim.js';
-
-const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/golden/', import.meta.url));
+import { GOLDEN } from './_fixtures.js';
 
 export async function run(): Promise<void> {
   await measure("stage 2's", 'bone_sam.pth', (k) => k.startsWith('attention_fusion.') || k.startsWith('mask_decoder.'));

@@ -1,10 +1,9 @@
 import { readFileSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { readCheckpoint } from '../checkpoint/read-checkpoint.js';
 import { writeSafetensors } from '../checkpoint/safetensors.js';
 import type { StateDict } from '../checkpoint/tensor.js';
+import { GOLDEN } from './_fixtures.js';
 
-const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/golden/', import.meta.url));
 const MB = 1024 * 1024;
 
 /** Collect garbage (with --expose-gc) and let V8 release freed ArrayBuffer backing stores. */

@@ -1,14 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { loadCheckpoint, type StateDict } from '../checkpoint/index.js';
 import { createNodeRuntime, type Runtime, type RunTensor } from '../graph/index.js';
 import { buildDecoderGraph, DecoderIO, type DecoderGraphOptions } from '../model/decoderGraph.js';
 import { buildFusionGraph } from '../model/fusion.js';
 import { encodePrompts } from '../model/promptEncoder.js';
 import type { GraphBuilder } from '../graph/builder.js';
+import { GOLDEN } from './_fixtures.js';
 
-const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/golden/', import.meta.url));
 const TARGET_MS = 30;
 
 function readF32OrPattern(file: string, n: number, scale: number): Float32Array {

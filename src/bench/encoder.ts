@@ -1,11 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { loadCheckpoint } from '../checkpoint/index.js';
 import { createNodeRuntime, type Session } from '../graph/index.js';
 import { buildEncoderGraph } from '../model/tinyvit.js';
+import { GOLDEN } from './_fixtures.js';
 
-const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/golden/', import.meta.url));
 const SIDE = 1024;
 const PLANE = SIDE * SIDE;
 

@@ -6,7 +6,6 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { loadCheckpoint } from '../checkpoint/index.js';
 import { GraphBuilder } from '../graph/builder.js';
@@ -16,8 +15,8 @@ import { detectU8s8Saturation } from '../graph/quantize/u8s8Saturation.js';
 import { buildEncoderGraph } from '../model/tinyvit.js';
 import { normaliseForEncoder } from '../pipeline/preprocess/index.js';
 import { RelativeError } from '../pipeline/precisionAgreement.js';
+import { GOLDEN } from './_fixtures.js';
 
-const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/golden/', import.meta.url));
 const DIMS = [1, 3, 1024, 1024];
 
 function readF32(file: string): Float32Array {

@@ -10,9 +10,9 @@ import { writeVolume } from '../io/dispatch.js';
 import type { SegmentJobResult } from '../queue/results.js';
 import { makePhantom } from '../train/data/phantom.js';
 import { HAVE_REDIS, REDIS_SERVER, RedisServer } from './_redisServer.js';
+import { GOLDEN } from './_fixtures.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/golden/', import.meta.url));
 const VOLUMES = Number(process.env['SAB_BENCH_QUEUE_VOLUMES'] ?? 4);
 const SLICES = Number(process.env['SAB_BENCH_QUEUE_SLICES'] ?? 4);
 

@@ -11,8 +11,8 @@ import type { EncoderPrecision } from '../model/segmentAnyBone.js';
 import { PrecisionComparison } from '../pipeline/precisionAgreement.js';
 import { loadModel, type SegmentedVolume } from '../pipeline/segmenter.js';
 import type { SegmentVolumeOptions } from '../pipeline/segmentVolume.js';
+import { GOLDEN } from './_fixtures.js';
 
-const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/golden/', import.meta.url));
 const WRIST = fileURLToPath(new URL('../../../shared/fixtures/mri/wrist_2.nii.gz', import.meta.url));
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /** Embeddings of every 4th slice are held for the comparison (4 MB each). */

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { RowJob, RowResult } from './_trainRow.js';
+import { samTrainWeights } from './_fixtures.js';
 import { pytorchStep, type TorchModel, type TorchReference } from './pytorch/reference.js';
 
 /**
@@ -48,8 +49,6 @@ const ROWS: Row[] = [
 ];
 
 const exec = promisify(execFile);
-// The SAM checkpoint the rows train (as _trainRow.ts picks it), handed to the PyTorch stage-2 step too.
-const SAM_WEIGHTS = process.env['SAB_SAM_WEIGHTS'] ?? fileURLToPath(new URL('../../../shared/fixtures/golden/bone_sam.pth', import.meta.url));
 const child = fileURLToPath(new URL('./_trainRow.js', import.meta.url));
 
 async function measure(job: RowJob): Promise<RowResult> {
@@ -79,7 +78,8 @@ export async function run(): Promise<void> {
   // PyTorch in this run: each row's step timed in a child Python just before ours (none for stage 1).
   const torchRow = async (row: Row): Promise<TorchReference | undefined> => {
     if (row.model !== 'vnet' && row.model !== 'sam2') return undefined;
-    const weights = row.model === 'sam2' && existsSync(SAM_WEIGHTS) ? SAM_WEIGHTS : undefined;
+    const sam = samTrainWeights();
+    const weights = row.model === 'sam2' && existsSync(sam) ? sam : undefined;
     const ref = await pytorchStep(row.model satisfies TorchModel, threads ?? 2, repeats, row.batch, weights);
     process.stdout.write(
       ref.ok

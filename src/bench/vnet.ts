@@ -1,11 +1,10 @@
-import { fileURLToPath } from 'node:url';
 import { loadCheckpoint } from '../checkpoint/index.js';
 import type { GraphBuilder } from '../graph/builder.js';
 import { createNodeRuntime } from '../graph/index.js';
 import { attentionMapsForAllSlices } from '../model/depthAttention.js';
 import { VNET_INPUT, VNET_INPUT_DIMS, VNET_SIGMOID, buildVNetGraph, type VNetBatchNormMode } from '../model/vnet.js';
+import { GOLDEN } from './_fixtures.js';
 
-const GOLDEN = fileURLToPath(new URL('../../../shared/fixtures/golden/', import.meta.url));
 const WARMUP = 1;
 const REPEATS = 5;
 /** Slices of the public wrist volume (the attention maps are computed for each of them). */

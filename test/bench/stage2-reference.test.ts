@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { torchPython } from '../../src/bench/pytorch/reference.js';
+import { TORCH_SCRIPTS, torchPython } from '../../src/bench/pytorch/reference.js';
 import { loadCheckpoint } from '../../src/checkpoint/index.js';
 import { createNodeRuntime } from '../../src/graph/index.js';
 import { createTrainer, type Trainer } from '../../src/train/step/index.js';
@@ -13,7 +12,7 @@ import { GOLDEN, loadGoldenF32, relMaxErr } from '../model/golden.js';
  * stage-2 graph computes: its eval-mode fusion + decoder match the golden fixtures (the decoder tests' tolerance),
  * and its train-mode loss on the golden inputs equals our stage-2 graph's. Skipped where no Python has torch.
  */
-const SCRIPT = fileURLToPath(new URL('../../src/bench/pytorch/stage2_step.py', import.meta.url));
+const SCRIPT = TORCH_SCRIPTS.sam2;
 const REL_TOL = 1e-4;
 const python = await torchPython();
 
@@ -51,16 +50,15 @@ describe.skipIf(!python)('stage2_step.py (PyTorch reference of the stage-2 step)
       samInput: 'embedding', attention: true, mode: 'auto',
     });
     trainers.push(t);
-    const ours = await t.forward({
+    const inputs = {
       imageEmbedding: loadGoldenF32('image_embedding').data, attentionMap: loadGoldenF32('attention_map_batchstats').data, target: loadGoldenF32('train_target_256').data,
-    });
+    };
+    const ours = await t.forward(inputs);
     console.log(`loss: ours ${JSON.stringify(ours.terms)}, PyTorch ${JSON.stringify(check.trainLoss)}`);
     for (const term of ['dice', 'ce', 'total'] as const) expect(Math.abs(ours.terms[term]! - check.trainLoss[term]), term).toBeLessThan(1e-5 * Math.abs(check.trainLoss[term]) + 1e-6);
     // The same parameters get a gradient (our graph's inputs; the IoU head and mask token 0's hypernetwork reach no loss).
     expect([...t.graph.params].sort()).toEqual(check.gradParams);
-    const step = await t.step({
-      imageEmbedding: loadGoldenF32('image_embedding').data, attentionMap: loadGoldenF32('attention_map_batchstats').data, target: loadGoldenF32('train_target_256').data,
-    });
+    const step = await t.step(inputs);
     for (const [key, theirs] of Object.entries(check.grad)) {
       const err = relMaxErr(step.grads.get(key)!, Float32Array.from(theirs));
       console.log(`${key}: gradient rel max err ${err.toExponential(3)}`);
