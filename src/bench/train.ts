@@ -84,7 +84,8 @@ export async function run(): Promise<void> {
     process.stdout.write(
       ref.ok
         ? `PyTorch measured in this run for "${row.name}": torch ${ref.step.torch} (${ref.python}), ${threads ?? 2} threads, ` +
-            `${ref.step.parameters} parameters trained${row.model === 'sam2' ? ` (weights: ${weights ? 'the same checkpoint as ours' : 'random'})` : ''}, median of ${repeats} after a warm-up; step = forward + loss + backward, AdamW ${ms(ref.step.adamwMs)} apart.\n`
+            `${ref.step.parameters} parameters trained${row.model === 'sam2' ? ` (weights: ${weights ? 'the same checkpoint as ours' : 'random'})` : ''}, median of ${repeats} after a warm-up; step = forward + loss + backward, AdamW ${ms(ref.step.adamwMs)} apart.\n` +
+            (ref.blasWarning ? `WARNING: ${ref.blasWarning}.\n` : '')
         : `PyTorch not measured in this run for "${row.name}": ${ref.reason}.\n`,
     );
     return ref;

@@ -14,7 +14,36 @@ export interface TorchStep {
   peakRssMiB: number;
 }
 
-export type TorchReference = { ok: true; python: string; step: TorchStep } | { ok: false; reason: string };
+export type TorchReference =
+  | { ok: true; python: string; step: TorchStep; /** set when torch's BLAS is a slow one: its times are no reference */ blasWarning?: string }
+  | { ok: false; reason: string };
+
+/**
+ * Why the BLAS libraries a torch process has mapped make its times no reference, or undefined. Debian's
+ * `python3-torch` calls whatever `libblas.so.3` the alternatives system points at; without an optimised BLAS
+ * installed that is netlib's reference implementation (`…/blas/libblas.so.3`), which ran a stage-2 batch-8 step
+ * ~15x slower than ours (round nine). Wheels that bundle MKL map no separate BLAS, so an empty list is fine.
+ */
+export function slowBlasWarning(mapped: readonly string[]): string | undefined {
+  const optimised = mapped.some((p) => /openblas|mkl|blis|atlas/i.test(p));
+  const reference = mapped.find((p) => /\/blas\/libblas\.so/.test(p));
+  return reference && !optimised
+    ? `torch runs on the reference BLAS ${reference}, so its times are no reference (Debian: apt-get install libopenblas0-pthread)`
+    : undefined;
+}
+
+/** The BLAS/LAPACK libraries `python`'s torch has mapped after one matrix product (Linux; empty elsewhere). */
+export async function mappedBlas(python: string): Promise<string[]> {
+  const probe =
+    'import torch\ntorch.ones(8, 8) @ torch.ones(8, 8)\ntry:\n    maps = open("/proc/self/maps").read().splitlines()\nexcept OSError:\n    maps = []\n' +
+    'print("\\n".join(sorted({l.split()[-1] for l in maps if "blas" in l.lower() or "lapack" in l.lower()})))';
+  try {
+    const { stdout } = await exec(python, ['-c', probe], { timeout: 120_000 });
+    return stdout.split('\n').filter((l) => l.startsWith('/'));
+  } catch {
+    return [];
+  }
+}
 
 /**
  * The PyTorch steps the bench can time: the VNet (batch 1; `vnet_step.py`) and stage 2 (fusion + adapted mask
@@ -73,7 +102,9 @@ export async function pytorchStep(model: TorchModel, threads: number, repeats: n
   const { stdout } = await exec(python, args, { maxBuffer: 1 << 20 });
   const line = stdout.trim().split('\n').at(-1) ?? '';
   try {
-    return { ok: true, python, step: JSON.parse(line) as TorchStep };
+    const step = JSON.parse(line) as TorchStep;
+    const blasWarning = slowBlasWarning(await mappedBlas(python));
+    return { ok: true, python, step, ...(blasWarning ? { blasWarning } : {}) };
   } catch {
     throw new Error(`${script}: expected one JSON line, got ${JSON.stringify(line.slice(0, 200))}`);
   }
