@@ -12,6 +12,8 @@ export interface TorchStep {
   /** train-mode forward + loss under no_grad, median ms. */
   forwardMs: number;
   peakRssMiB: number;
+  /** The BLAS/LAPACK libraries the timed process had mapped (empty off Linux and for wheels bundling MKL). */
+  blas: string[];
 }
 
 export type TorchReference =
@@ -30,19 +32,6 @@ export function slowBlasWarning(mapped: readonly string[]): string | undefined {
   return reference && !optimised
     ? `torch runs on the reference BLAS ${reference}, so its times are no reference (Debian: apt-get install libopenblas0-pthread)`
     : undefined;
-}
-
-/** The BLAS/LAPACK libraries `python`'s torch has mapped after one matrix product (Linux; empty elsewhere). */
-export async function mappedBlas(python: string): Promise<string[]> {
-  const probe =
-    'import torch\ntorch.ones(8, 8) @ torch.ones(8, 8)\ntry:\n    maps = open("/proc/self/maps").read().splitlines()\nexcept OSError:\n    maps = []\n' +
-    'print("\\n".join(sorted({l.split()[-1] for l in maps if "blas" in l.lower() or "lapack" in l.lower()})))';
-  try {
-    const { stdout } = await exec(python, ['-c', probe], { timeout: 120_000 });
-    return stdout.split('\n').filter((l) => l.startsWith('/'));
-  } catch {
-    return [];
-  }
 }
 
 /**
@@ -103,7 +92,7 @@ export async function pytorchStep(model: TorchModel, threads: number, repeats: n
   const line = stdout.trim().split('\n').at(-1) ?? '';
   try {
     const step = JSON.parse(line) as TorchStep;
-    const blasWarning = slowBlasWarning(await mappedBlas(python));
+    const blasWarning = slowBlasWarning(step.blas);
     return { ok: true, python, step, ...(blasWarning ? { blasWarning } : {}) };
   } catch {
     throw new Error(`${script}: expected one JSON line, got ${JSON.stringify(line.slice(0, 200))}`);

@@ -2,7 +2,8 @@
 
 A step (zero_grad + forward + loss + backward) and AdamW timed `repeats` times after one warm-up, then the
 train-mode forward + loss under no_grad (what our "forward only" graph runs); medians in ms and the
-process's peak RSS in MiB, printed by the callers as one JSON line.
+process's peak RSS in MiB, and the BLAS/LAPACK libraries the timed process has mapped (so the caller can tell a
+slow reference BLAS from an optimised one), printed by the callers as one JSON line.
 """
 import resource
 import statistics
@@ -15,6 +16,15 @@ def _timed(fn):
     t = time.perf_counter()
     fn()
     return (time.perf_counter() - t) * 1000
+
+
+def _mapped_blas():
+    try:
+        with open('/proc/self/maps') as f:
+            paths = {line.split()[-1] for line in f if 'blas' in line.lower() or 'lapack' in line.lower()}
+    except OSError:  # not Linux: nothing to tell
+        return []
+    return sorted(p for p in paths if p.startswith('/'))
 
 
 def time_step(step, optimizer, forward, repeats):
@@ -33,4 +43,5 @@ def time_step(step, optimizer, forward, repeats):
         'adamwMs': statistics.median(optims),
         'forwardMs': statistics.median(forwards),
         'peakRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        'blas': _mapped_blas(),
     }
