@@ -1,6 +1,6 @@
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import type { TensorData } from '../checkpoint/tensor.js';
-import type { GraphBuilder } from './builder.js';
+import type { GraphBuilder, SerializedModel } from './builder.js';
 import { hasLowerableConv, lowerConvsToNchwc, type ConvLowering } from './lower/convNchwc.js';
 import { probeNchwcBlock } from './lower/nchwcProbe.js';
 
@@ -48,6 +48,9 @@ export class RuntimeError extends Error {
   override name = 'RuntimeError';
 }
 
+/** Initializers at least this large go to ONNX Runtime as in-memory external data (Runtime.serialize). */
+export const EXTERNAL_DATA_MIN_BYTES = 1 << 20;
+
 const ORT_TYPE: Record<string, OrtTensor.Type> = {
   Float32Array: 'float32',
   Float64Array: 'float64',
@@ -65,6 +68,8 @@ export class Session {
     private readonly ort: OrtModule,
     readonly inner: InferenceSession,
     readonly provider: ExecutionProvider,
+    /** In-memory external data ONNX Runtime may read in place: held as long as the session. */
+    private readonly external: SerializedModel['external'] = [],
   ) {}
 
   get inputNames(): readonly string[] {
@@ -91,6 +96,7 @@ export class Session {
 
   async release(): Promise<void> {
     await this.inner.release();
+    this.external.length = 0;
   }
 }
 
@@ -113,11 +119,20 @@ export class Runtime {
     return this.options.device ?? this.defaultProvider;
   }
 
-  /** `provider` overrides the runtime's device for this one session (e.g. a graph WebGPU cannot run). */
-  async session(model: Uint8Array, label = 'model', provider?: ExecutionProvider): Promise<Session> {
+  /**
+   * `provider` overrides the runtime's device for this one session (e.g. a graph WebGPU cannot run). A
+   * SerializedModel's external initializers go to ONNX Runtime as in-memory external data.
+   */
+  async session(model: Uint8Array | SerializedModel, label = 'model', provider?: ExecutionProvider): Promise<Session> {
     const wanted = this.cudaFailed ? 'cpu' : (provider ?? this.device);
+    const { bytes, external } = model instanceof Uint8Array ? { bytes: model, external: [] } : model;
+    const create = (p: ExecutionProvider) => {
+      const opts = this.sessionOptions(p);
+      if (external.length > 0) opts.externalData = external;
+      return this.ort.InferenceSession.create(bytes, opts);
+    };
     try {
-      return new Session(this.ort, await this.ort.InferenceSession.create(model, this.sessionOptions(wanted)), wanted);
+      return new Session(this.ort, await create(wanted), wanted, external);
     } catch (err) {
       if (wanted === 'cuda' || wanted === 'webgpu') {
         const fallback: ExecutionProvider = wanted === 'cuda' ? 'cpu' : 'wasm';
@@ -127,14 +142,19 @@ export class Runtime {
           `${wanted} execution provider unavailable for ${label} (${why}); falling back to ${fallback}.` +
             (wanted === 'cuda' ? ' See README "GPU" for installing the CUDA 12 / cuDNN 9 runtime.' : ''),
         );
-        return new Session(
-          this.ort,
-          await this.ort.InferenceSession.create(model, this.sessionOptions(fallback)),
-          fallback,
-        );
+        return new Session(this.ort, await create(fallback), fallback, external);
       }
       throw new RuntimeError(`cannot open ${label} in ONNX Runtime: ${err instanceof Error ? err.message : String(err)}`);
     }
+  }
+
+  /**
+   * A finished graph as ONNX Runtime takes it. In Node, initializers of 1 MiB and more stay out of the protobuf
+   * (in-memory external data, views of the builder's tensors): serialising them into it copied every weight once
+   * more before ONNX Runtime copied it again. onnxruntime-web gets plain bytes (its external data is for files).
+   */
+  serialize(g: GraphBuilder): SerializedModel {
+    return this.defaultProvider === 'wasm' ? { bytes: g.toBytes(), external: [] } : g.toModel({ externalMinBytes: EXTERNAL_DATA_MIN_BYTES });
   }
 
   /**

@@ -310,9 +310,9 @@ export class SegmentAnyBone {
         try {
           const g = build();
           await this.runtime.lower(g, { provider });
-          const bytes = g.toBytes();
+          const model = this.runtime.serialize(g);
           g.initializers.clear(); // drop the builder's references before ONNX Runtime copies the weights
-          return await this.runtime.session(bytes, g.name, provider);
+          return await this.runtime.session(model, g.name, provider);
         } finally {
           this.setupMs += performance.now() - t0;
         }

@@ -212,4 +212,38 @@ describe('GraphBuilder + Runtime (onnxruntime-node) against plain-TS references'
     const bytes = g.toBytes();
     expect(bytes.length).toBeGreaterThan(10 * 1024 * 1024 * 4);
   });
+
+  it('keeps large initializers out of the protobuf as in-memory external data, with the same results', async () => {
+    const g = new GraphBuilder('external');
+    const x = g.input('x', 'float32', [2, 512]);
+    const big = randn(512 * 600, rnd); // 1.2 MB: external at a 1 MiB threshold
+    const bias = randn(600, rnd); // 2.4 kB: stays inside
+    const y = g.add(g.matmul(x, g.initializer('w', { dtype: 'float32', shape: [512, 600], data: big })), g.initializer('b', { dtype: 'float32', shape: [600], data: bias }));
+    g.output(y, 'y');
+    const inline = g.toBytes();
+    const model = g.toModel({ externalMinBytes: 1 << 20 });
+    // The external entry is a view of the tensor's own memory, and the protobuf lost exactly its bytes.
+    expect(model.external).toHaveLength(1);
+    expect(model.external[0]!.data.buffer).toBe(big.buffer);
+    expect(model.external[0]!.data.byteLength).toBe(big.byteLength);
+    expect(inline.length - model.bytes.length).toBeGreaterThan(big.byteLength - 200);
+    const decoded = ModelProto.decode(model.bytes) as unknown as {
+      graph: { initializer: { name: string; dataLocation?: number; externalData: { key: string; value: string }[] }[] };
+    };
+    const w = decoded.graph.initializer.find((t) => t.name === 'w')!;
+    expect(w.dataLocation).toBe(1);
+    expect(Object.fromEntries(w.externalData.map((e) => [e.key, e.value]))).toEqual({
+      location: model.external[0]!.path,
+      offset: '0',
+      length: String(big.byteLength),
+    });
+    const feeds = { x: { data: randn(2 * 512, rnd), dims: [2, 512] } };
+    const a = await runtime.session(inline, 'inline');
+    const e = await runtime.session(model, 'external');
+    const ra = (await a.run(feeds))['y']!.data as Float32Array;
+    const re = (await e.run(feeds))['y']!.data as Float32Array;
+    expect(Array.from(re)).toEqual(Array.from(ra));
+    await a.release();
+    await e.release();
+  });
 });

@@ -1,0 +1,11 @@
+import { GraphBuilder } from '../dist/graph/builder.js';
+const orig = GraphBuilder.prototype.toBytes;
+let tot = 0;
+GraphBuilder.prototype.toBytes = function () { const t = performance.now(); const b = orig.call(this); const dt = performance.now() - t; tot += dt; console.error(`toBytes ${this.name}: ${(b.byteLength/1e6).toFixed(1)} MB in ${dt.toFixed(0)} ms`); return b; };
+const { loadModel } = await import('../dist/pipeline/segmenter.js');
+const { readVolume } = await import('../dist/io/dispatch.js');
+const v = readVolume('../shared/fixtures/mri/wrist_2.nii.gz');
+const t0 = performance.now();
+const m = loadModel('../shared/fixtures/golden');
+const r = await m.segmentVolume(v, { slices: [37, 38], attention: true });
+console.error('total', (performance.now() - t0).toFixed(0), 'toBytes total', tot.toFixed(0), JSON.stringify(r.timings));
