@@ -49,7 +49,7 @@ export class RuntimeError extends Error {
 }
 
 /** Initializers at least this large go to ONNX Runtime as in-memory external data (Runtime.serialize). */
-export const EXTERNAL_DATA_MIN_BYTES = 1 << 20;
+const EXTERNAL_DATA_MIN_BYTES = 1 << 20;
 
 const ORT_TYPE: Record<string, OrtTensor.Type> = {
   Float32Array: 'float32',
@@ -69,7 +69,7 @@ export class Session {
     readonly inner: InferenceSession,
     readonly provider: ExecutionProvider,
     /** In-memory external data ONNX Runtime may read in place: held as long as the session. */
-    private readonly external: SerializedModel['external'] = [],
+    private external: SerializedModel['external'] = [],
   ) {}
 
   get inputNames(): readonly string[] {
@@ -96,7 +96,7 @@ export class Session {
 
   async release(): Promise<void> {
     await this.inner.release();
-    this.external.length = 0;
+    this.external = [];
   }
 }
 

@@ -311,7 +311,7 @@ export class SegmentAnyBone {
           const g = build();
           await this.runtime.lower(g, { provider });
           const model = this.runtime.serialize(g);
-          g.initializers.clear(); // drop the builder's references before ONNX Runtime copies the weights
+          g.initializers.clear(); // drop the builder's references (the external views stay with the session)
           return await this.runtime.session(model, g.name, provider);
         } finally {
           this.setupMs += performance.now() - t0;
