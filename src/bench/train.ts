@@ -15,13 +15,14 @@ import { pytorchStep, type TorchModel, type TorchReference } from './pytorch/ref
  * `sab finetune` iteration (sampling, augmentation, step, BatchNorm statistics, AdamW; stage 1 also
  * runs the VNet step), compared with the trainer step(s) it contains.
  *
- * The stage-2 rows (batch 1 and 8) and the VNet row also get a PyTorch step measured in this run, in a child Python
+ * Every row also gets a PyTorch step measured in this run, in a child Python
  * with torch (torch 1.13 from Debian's `python3-torch`), just before ours: the quoted figures come from a day this
  * machine ran faster (see DESIGN.md), so only the same-run figure compares like with like. The official code needs
  * PyPI packages this machine cannot install (timm, einops, MONAI), so these are our own torch-only PyTorch versions of
  * the computation our graphs do: `pytorch/stage2_step.py` (fusion + adapted mask decoder, automatic mode, Dice + CE,
- * stage 2's trainable set; its `--check` matches the golden decoder outputs) and `pytorch/vnet_step.py` (MONAI's
- * VNet layout). Stage 1 stays quoted: TinyViT with its adapters is not reimplemented in PyTorch here.
+ * stage 2's trainable set; its `--check` matches the golden decoder outputs), `pytorch/stage1_step.py` (TinyViT with
+ * its adapters + that decoder from the image, the adapters trained; its `--check` matches the golden embedding and
+ * logits) and `pytorch/vnet_step.py` (MONAI's VNet layout).
  *
  * Env: SAB_BENCH_PYTHON (the Python to try first), SAB_SAM_WEIGHTS (the SAM checkpoint; default the golden one), SAB_THREADS, SAB_BENCH_REPEATS (default 3), SAB_BENCH_ROWS (comma-separated row numbers, 1-based),
  * SAB_BENCH_ARENA=1 (ORT CPU arena on; off by default, as in `sab finetune`), SAB_BENCH_MEMPATTERN=1 (memory pattern on;
@@ -75,16 +76,15 @@ export async function run(): Promise<void> {
     `ONNX Runtime CPU${threads ? `, ${threads} threads` : ''}, CPU arena ${memory.cpuMemArena === false ? 'off' : 'on'}, memory pattern ${memory.memPattern === false ? 'off' : 'on'}, NCHWc lowering ${nchwc.nchwcConv === false ? 'off' : 'on'}${chunk?.[0] ? ` (training 3-D convs chunked by ${chunk.join('/')})` : ''}; ` +
       `median of ${repeats} after a warm-up; "quoted" PyTorch figures from issue 13 (torch 1.13 CPU, 2 threads, a faster day).\n`,
   );
-  // PyTorch in this run: each row's step timed in a child Python just before ours (none for stage 1).
+  // PyTorch in this run: each row's step timed in a child Python just before ours.
   const torchRow = async (row: Row): Promise<TorchReference | undefined> => {
-    if (row.model !== 'vnet' && row.model !== 'sam2') return undefined;
     const sam = samTrainWeights();
-    const weights = row.model === 'sam2' && existsSync(sam) ? sam : undefined;
+    const weights = row.model !== 'vnet' && existsSync(sam) ? sam : undefined;
     const ref = await pytorchStep(row.model satisfies TorchModel, threads ?? 2, repeats, row.batch, weights);
     process.stdout.write(
       ref.ok
         ? `PyTorch measured in this run for "${row.name}": torch ${ref.step.torch} (${ref.python}), ${threads ?? 2} threads, ` +
-            `${ref.step.parameters} parameters trained${row.model === 'sam2' ? ` (weights: ${weights ? 'the same checkpoint as ours' : 'random'})` : ''}, median of ${repeats} after a warm-up; step = forward + loss + backward, AdamW ${ms(ref.step.adamwMs)} apart.\n` +
+            `${ref.step.parameters} parameters trained${row.model !== 'vnet' ? ` (weights: ${weights ? 'the same checkpoint as ours' : 'random'})` : ''}, median of ${repeats} after a warm-up; step = forward + loss + backward, AdamW ${ms(ref.step.adamwMs)} apart.\n` +
             (ref.blasWarning ? `WARNING: ${ref.blasWarning}.\n` : '')
         : `PyTorch not measured in this run for "${row.name}": ${ref.reason}.\n`,
     );

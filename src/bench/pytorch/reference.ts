@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-/** One PyTorch training step, as `vnet_step.py` and `stage2_step.py` print it. */
+/** One PyTorch training step, as `vnet_step.py`, `stage1_step.py` and `stage2_step.py` print it. */
 export interface TorchStep {
   torch: string;
   parameters: number;
@@ -35,15 +35,20 @@ export function slowBlasWarning(mapped: readonly string[]): string | undefined {
 }
 
 /**
- * The PyTorch steps the bench can time: the VNet (batch 1; `vnet_step.py`) and stage 2 (fusion + adapted mask
- * decoder from cached embeddings at any batch; `stage2_step.py`). Stage 1 is not here: it needs TinyViT.
+ * The PyTorch steps the bench can time: the VNet (batch 1; `vnet_step.py`), stage 1 (TinyViT encoder + mask decoder
+ * from the image, adapters trained, at any batch; `stage1_step.py`) and stage 2 (fusion + adapted mask decoder from
+ * cached embeddings at any batch; `stage2_step.py`).
  */
-export type TorchModel = 'vnet' | 'sam2';
+export type TorchModel = 'vnet' | 'sam1' | 'sam2';
 
 const exec = promisify(execFile);
 // The scripts stay in src/ (tsc copies no .py); from dist/bench/pytorch/ that is ../../../src/bench/pytorch/.
 const scriptPath = (name: string) => fileURLToPath(new URL(`../../../src/bench/pytorch/${name}`, import.meta.url));
-export const TORCH_SCRIPTS: Record<TorchModel, string> = { vnet: scriptPath('vnet_step.py'), sam2: scriptPath('stage2_step.py') };
+export const TORCH_SCRIPTS: Record<TorchModel, string> = {
+  vnet: scriptPath('vnet_step.py'),
+  sam1: scriptPath('stage1_step.py'),
+  sam2: scriptPath('stage2_step.py'),
+};
 
 /** Pythons to try in order: SAB_BENCH_PYTHON, then the one on PATH, then Debian's (where `python3-torch` installs). */
 function candidates(): string[] {
@@ -72,8 +77,8 @@ export function torchPython(): Promise<string | undefined> {
 }
 
 /**
- * Times one PyTorch step in a child Python (same threads and repeats as ours; for stage 2 the same batch and, given
- * `weights`, the same checkpoint), or says why it could not.
+ * Times one PyTorch step in a child Python (same threads and repeats as ours; for stages 1 and 2 the same batch and,
+ * given `weights`, the same checkpoint), or says why it could not.
  * A failure of the script itself is an error: a reference that silently went missing would read as "no PyTorch".
  */
 export async function pytorchStep(model: TorchModel, threads: number, repeats: number, batch = 1, weights?: string): Promise<TorchReference> {
@@ -86,8 +91,9 @@ export async function pytorchStep(model: TorchModel, threads: number, repeats: n
   }
   if (model === 'vnet' && batch !== 1) return { ok: false, reason: 'vnet_step.py times batch 1 only' };
   const script = TORCH_SCRIPTS[model];
-  // stage2_step.py takes the batch and, optionally, the official-format checkpoint our row trains (random weights without).
-  const args = [script, String(threads), String(repeats), ...(model === 'sam2' ? [String(batch), ...(weights ? [weights] : [])] : [])];
+  // stage1_step.py and stage2_step.py take the batch and, optionally, the official-format checkpoint our row trains
+  // (random weights without).
+  const args = [script, String(threads), String(repeats), ...(model !== 'vnet' ? [String(batch), ...(weights ? [weights] : [])] : [])];
   const { stdout } = await exec(python, args, { maxBuffer: 1 << 20 });
   const line = stdout.trim().split('\n').at(-1) ?? '';
   try {
