@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from stage2_step import DIM, GRID, Fusion, MaskDecoder, PromptEncoder, golden, load, sam_loss
+from stage2_step import DIM, GRID, Adapter, Fusion, LayerNorm2d, MaskDecoder, PromptEncoder, golden, load, sam_loss
 from step_timing import time_step
 
 EMBED_DIMS = (64, 128, 160, 320)
@@ -133,20 +133,6 @@ class Mlp(nn.Module):
         return self.fc2(F.gelu(self.fc1(self.norm(x))))
 
 
-class Adapter(nn.Module):
-    """Linear d -> d/4, GELU, Linear d/4 -> d; optional skip."""
-
-    def __init__(self, dim, skip):
-        super().__init__()
-        self.D_fc1 = nn.Linear(dim, dim // 4)
-        self.D_fc2 = nn.Linear(dim // 4, dim)
-        self.skip = skip
-
-    def forward(self, x):
-        h = self.D_fc2(F.gelu(self.D_fc1(x)))
-        return x + h if self.skip else h
-
-
 class TinyVitBlock(nn.Module):
     """On channels-last x [B, H, W, C]: padded windowed attention (+ Space_Adapter), local conv, MLP (+ MLP_Adapter)."""
 
@@ -157,8 +143,8 @@ class TinyVitBlock(nn.Module):
         self.mlp = Mlp(dim)
         self.local_conv = ConvBN(dim, dim, 3, 1, 1, groups=dim)
         if adapters:
-            self.Space_Adapter = Adapter(dim, skip=True)
-            self.MLP_Adapter = Adapter(dim, skip=False)
+            self.Space_Adapter = Adapter(skip=True, dim=dim)
+            self.MLP_Adapter = Adapter(skip=False, dim=dim)
         self.adapters = adapters
 
     def forward(self, x):
@@ -190,18 +176,6 @@ class Stage(nn.Module):
                 [TinyVitBlock(c, HEADS[i], WINDOWS[i], i in ADAPTER_STAGES) for _ in range(DEPTHS[i])])
         if i < len(DEPTHS) - 1:
             self.downsample = PatchMerging(c, EMBED_DIMS[i + 1], MERGE_STRIDES[i])
-
-
-class LayerNorm2d(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(c))
-        self.bias = nn.Parameter(torch.zeros(c))
-
-    def forward(self, x):
-        mean = x.mean(1, keepdim=True)
-        var = (x - mean).pow(2).mean(1, keepdim=True)
-        return self.weight[:, None, None] * ((x - mean) / torch.sqrt(var + 1e-6)) + self.bias[:, None, None]
 
 
 class ImageEncoder(nn.Module):

@@ -81,12 +81,12 @@ class Attention(nn.Module):
 
 
 class Adapter(nn.Module):
-    """Linear 256 -> 64, GELU, Linear 64 -> 256; optional skip."""
+    """Linear d -> d/4, GELU, Linear d/4 -> d; optional skip (d = 256 in the decoder; the encoder's stage widths)."""
 
-    def __init__(self, skip):
+    def __init__(self, skip, dim=DIM):
         super().__init__()
-        self.D_fc1 = nn.Linear(DIM, DIM // 4)
-        self.D_fc2 = nn.Linear(DIM // 4, DIM)
+        self.D_fc1 = nn.Linear(dim, dim // 4)
+        self.D_fc2 = nn.Linear(dim // 4, dim)
         self.skip = skip
 
     def forward(self, x):
