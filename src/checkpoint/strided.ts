@@ -93,30 +93,40 @@ function coalesce(shape: readonly number[], stride: readonly number[]): { shape:
 
 type Words = Uint8Array | Uint16Array | Uint32Array;
 
-/** Strided gather of `shape` elements from `src` (all in word units) into contiguous `dst`. */
+/**
+ * Strided gather of `shape` elements from `src` (all in word units) into contiguous `dst`. The three
+ * innermost dimensions run as plain nested loops and only the outer ones through the index counter:
+ * with a per-element counter, small transposed blocks (the golden atten.pth's 5x5x5 kernels read
+ * with strides (1, 5, 25)) cost far more in bookkeeping than in copying.
+ */
 function gather(src: Words, dst: Words, offset: number, shape: readonly number[], stride: readonly number[]): void {
-  const nd = shape.length;
-  if (nd === 0) {
-    dst[0] = src[offset]!;
-    return;
-  }
-  const inner = shape[nd - 1]!;
-  const innerStride = stride[nd - 1]!;
-  const rows = numel(shape) / inner;
-  const counter = new Array<number>(nd - 1).fill(0);
+  const pad = Math.max(0, 3 - shape.length);
+  const dims = [...new Array<number>(pad).fill(1), ...shape];
+  const strides = [...new Array<number>(pad).fill(0), ...stride];
+  const nd = dims.length;
+  const [n0, n1, n2] = dims.slice(nd - 3) as [number, number, number];
+  const [s0, s1, s2] = strides.slice(nd - 3) as [number, number, number];
+  const outer = nd - 3;
+  const blocks = numel(dims.slice(0, outer));
+  const counter = new Array<number>(outer).fill(0);
+  const contiguousRows = s2 === 1 && n2 >= 64;
   let base = offset;
   let o = 0;
-  for (let r = 0; r < rows; r++) {
-    if (innerStride === 1 && inner >= 64) {
-      dst.set(src.subarray(base, base + inner), o);
-      o += inner;
-    } else {
-      for (let i = 0, p = base; i < inner; i++, p += innerStride) dst[o++] = src[p]!;
+  for (let b = 0; b < blocks; b++) {
+    for (let i0 = 0, p0 = base; i0 < n0; i0++, p0 += s0) {
+      for (let i1 = 0, p1 = p0; i1 < n1; i1++, p1 += s1) {
+        if (contiguousRows) {
+          dst.set(src.subarray(p1, p1 + n2), o);
+          o += n2;
+        } else {
+          for (let i2 = 0, p = p1; i2 < n2; i2++, p += s2) dst[o++] = src[p]!;
+        }
+      }
     }
-    for (let d = nd - 2; d >= 0; d--) {
-      base += stride[d]!;
-      if (++counter[d]! < shape[d]!) break;
-      base -= stride[d]! * shape[d]!;
+    for (let d = outer - 1; d >= 0; d--) {
+      base += strides[d]!;
+      if (++counter[d]! < dims[d]!) break;
+      base -= strides[d]! * dims[d]!;
       counter[d] = 0;
     }
   }
