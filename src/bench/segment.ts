@@ -39,9 +39,13 @@ function wholeProcess(precision: EncoderPrecision, dir: string): string {
   const r = spawnSync(process.execPath, [CLI, 'segment', WRIST, '-o', out, '--weights', GOLDEN, '--precision', precision, '--json'], { encoding: 'utf8' });
   const wall = performance.now() - t0;
   if (r.status !== 0) throw new Error(`sab segment failed: ${r.stderr}`);
-  const t = (JSON.parse(r.stdout) as { timingsMs: Record<string, number> }).timingsMs;
+  const summary = JSON.parse(r.stdout) as { timingsMs: Record<string, number>; peakRssMiB: number };
+  const t = summary.timingsMs;
   const model = (t['encoderMs'] ?? 0) + (t['decoderMs'] ?? 0) + (t['vnetMs'] ?? 0);
-  return `${s(wall)}  [encoder + decoder + VNet ${s(model)}; everything else (process start, reading, preprocessing, graph build, sessions, writing) ${s(wall - model, 2)}]`;
+  return (
+    `${s(wall)}  [encoder + decoder + VNet ${s(model)}; everything else (process start, reading, preprocessing, graph build, sessions, writing) ` +
+    `${s(wall - model, 2)}; peak RSS ${summary.peakRssMiB} MiB]`
+  );
 }
 
 export async function run(): Promise<void> {

@@ -30,6 +30,12 @@ export interface RuntimeOptions {
    * keep to 7 bits (graph/quantize/u8s8Saturation.ts); createNodeRuntime detects it. Default false.
    */
   u8s8Saturates?: boolean;
+  /**
+   * A full garbage collection, now (Node's runtime passes V8's: graph/fullGc.ts). Called once a session whose
+   * weights came as large in-memory external data is open, so their JS copy (the VNet's 182 MB) is returned before
+   * the session's first run grows its arena, instead of whenever V8 next decides to collect.
+   */
+  collectGarbage?: () => void;
 }
 
 /** The slice of the onnxruntime-{node,web} module we use; both packages export this shape. */
@@ -68,8 +74,6 @@ export class Session {
     private readonly ort: OrtModule,
     readonly inner: InferenceSession,
     readonly provider: ExecutionProvider,
-    /** In-memory external data ONNX Runtime may read in place: held as long as the session. */
-    private external: SerializedModel['external'] = [],
   ) {}
 
   get inputNames(): readonly string[] {
@@ -96,7 +100,6 @@ export class Session {
 
   async release(): Promise<void> {
     await this.inner.release();
-    this.external = [];
   }
 }
 
@@ -119,9 +122,15 @@ export class Runtime {
     return this.options.device ?? this.defaultProvider;
   }
 
+  /** See RuntimeOptions.collectGarbage; nothing where the runtime has none (the browser collects on its own). */
+  collectGarbage(): void {
+    this.options.collectGarbage?.();
+  }
+
   /**
    * `provider` overrides the runtime's device for this one session (e.g. a graph WebGPU cannot run). A
-   * SerializedModel's external initializers go to ONNX Runtime as in-memory external data.
+   * SerializedModel's external initializers go to ONNX Runtime as in-memory external data, which it copies while
+   * the session is created (test/graph/externalData.test.ts), so the session does not keep them.
    */
   async session(model: Uint8Array | SerializedModel, label = 'model', provider?: ExecutionProvider): Promise<Session> {
     const wanted = this.cudaFailed ? 'cpu' : (provider ?? this.device);
@@ -132,7 +141,7 @@ export class Runtime {
       return this.ort.InferenceSession.create(bytes, opts);
     };
     try {
-      return new Session(this.ort, await create(wanted), wanted, external);
+      return new Session(this.ort, await create(wanted), wanted);
     } catch (err) {
       if (wanted === 'cuda' || wanted === 'webgpu') {
         const fallback: ExecutionProvider = wanted === 'cuda' ? 'cpu' : 'wasm';
@@ -142,7 +151,7 @@ export class Runtime {
           `${wanted} execution provider unavailable for ${label} (${why}); falling back to ${fallback}.` +
             (wanted === 'cuda' ? ' See README "GPU" for installing the CUDA 12 / cuDNN 9 runtime.' : ''),
         );
-        return new Session(this.ort, await create(fallback), fallback, external);
+        return new Session(this.ort, await create(fallback), fallback);
       }
       throw new RuntimeError(`cannot open ${label} in ONNX Runtime: ${err instanceof Error ? err.message : String(err)}`);
     }

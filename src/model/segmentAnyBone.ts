@@ -61,6 +61,9 @@ export interface DecoderResult extends MaskResult {
   densePe: Float32Array;
 }
 
+/** Sessions opened from at least this much in-memory external data are followed by a garbage collection. */
+const COLLECT_AFTER_EXTERNAL_BYTES = 64 * 1024 * 1024;
+
 type DecoderKey = `${'auto' | 'prompt'}:${'att' | 'noatt'}`;
 
 /**
@@ -305,18 +308,27 @@ export class SegmentAnyBone {
   private open(key: string, build: () => GraphBuilder, provider?: ExecutionProvider): Promise<Session> {
     let s = this.sessions.get(key);
     if (!s) {
-      s = Promise.resolve().then(async () => {
-        const t0 = performance.now();
-        try {
-          const g = build();
-          await this.runtime.lower(g, { provider });
-          const model = this.runtime.serialize(g);
-          g.initializers.clear(); // drop the builder's references (the external views stay with the session)
-          return await this.runtime.session(model, g.name, provider);
-        } finally {
-          this.setupMs += performance.now() - t0;
-        }
-      });
+      let externalBytes = 0;
+      s = Promise.resolve()
+        .then(async () => {
+          const t0 = performance.now();
+          try {
+            const g = build();
+            await this.runtime.lower(g, { provider });
+            const model = this.runtime.serialize(g);
+            g.initializers.clear(); // drop the builder's references
+            for (const e of model.external) externalBytes += e.data.byteLength;
+            return await this.runtime.session(model, g.name, provider);
+          } finally {
+            this.setupMs += performance.now() - t0;
+          }
+        })
+        .then((session) => {
+          // Here, after the frames above have returned, nothing holds a lazily loaded checkpoint's tensors (the VNet's
+          // 182 MB; ONNX Runtime has its own copy): collected now, they are not part of the peak of the first run.
+          if (externalBytes >= COLLECT_AFTER_EXTERNAL_BYTES) this.runtime.collectGarbage();
+          return session;
+        });
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }

@@ -45,9 +45,12 @@ describe('sab segment (automatic mode, whole volume)', () => {
     const r = await sab(['segment', WRIST, '-o', out, '--weights', GOLDEN_DIR, '--json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const summary = JSON.parse(r.stdout) as { output: string; slicesSegmented: number; boneVolumeMl: number; attention: boolean };
+    const summary = JSON.parse(r.stdout) as { output: string; slicesSegmented: number; boneVolumeMl: number; attention: boolean; peakRssMiB: number };
     expect(summary.slicesSegmented).toBe(74);
     expect(summary.attention).toBe(true);
+    // The process's own peak (761 MiB measured; every session and the VNet run included): reported, and plausible.
+    expect(summary.peakRssMiB).toBeGreaterThan(100);
+    expect(summary.peakRssMiB).toBeLessThan(1536);
     const input = readVolume(WRIST);
     const mask = readVolume(out);
     expect(mask.dims).toEqual(input.dims);

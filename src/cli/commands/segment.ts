@@ -180,6 +180,8 @@ async function runOne(
       boneVolumeMl: round(res.boneVolumeMl, 3),
       seconds: round(res.timings.totalMs / 1000, 2),
       timingsMs: Object.fromEntries(Object.entries(res.timings).map(([k, v]) => [k, Math.round(v)])),
+      // This process's peak resident memory so far (every model session and buffer included).
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     };
     if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 1)}\n`);
     else {
