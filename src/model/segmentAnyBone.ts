@@ -326,7 +326,11 @@ export class SegmentAnyBone {
         .then((session) => {
           // Here, after the frames above have returned, nothing holds a lazily loaded checkpoint's tensors (the VNet's
           // 182 MB; ONNX Runtime has its own copy): collected now, they are not part of the peak of the first run.
-          if (externalBytes >= COLLECT_AFTER_EXTERNAL_BYTES) this.runtime.collectGarbage();
+          if (externalBytes >= COLLECT_AFTER_EXTERNAL_BYTES) {
+            const t0 = performance.now();
+            this.runtime.collectGarbage();
+            this.setupMs += performance.now() - t0;
+          }
           return session;
         });
       this.sessions.set(key, s);
