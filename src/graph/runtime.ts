@@ -14,7 +14,7 @@ export interface RuntimeOptions {
   threads?: number;
   /** Called with a one-line notice, e.g. when CUDA is unavailable and CPU is used instead. */
   onNotice?: (message: string) => void;
-  /** ONNX Runtime's CPU memory arena and memory-pattern planning (both on by default, as in ORT). */
+  /** ONNX Runtime's CPU memory arena and memory-pattern planning (ORT's defaults: both on; createNodeRuntime turns the pattern off). */
   cpuMemArena?: boolean;
   memPattern?: boolean;
   /** Large convs ORT would run as im2col + GEMM on its NCHWc direct kernels, CPU provider (see lowerConvsToNchwc); default on. */
