@@ -48,7 +48,7 @@ describe('sab segment (automatic mode, whole volume)', () => {
     const summary = JSON.parse(r.stdout) as { output: string; slicesSegmented: number; boneVolumeMl: number; attention: boolean; peakRssMiB: number };
     expect(summary.slicesSegmented).toBe(74);
     expect(summary.attention).toBe(true);
-    // The process's own peak (761 MiB measured; every session and the VNet run included): reported, and plausible.
+    // The process's own peak (658 MiB measured; every session and the VNet run included): reported, and plausible.
     expect(summary.peakRssMiB).toBeGreaterThan(100);
     expect(summary.peakRssMiB).toBeLessThan(1536);
     const input = readVolume(WRIST);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createNodeRuntime } from '../../src/graph/index.js';
+import { GraphBuilder, createNodeRuntime } from '../../src/graph/index.js';
 
 describe('createNodeRuntime defaults', () => {
   it('turns ONNX Runtime\'s memory pattern off unless asked for, and collects garbage with V8', () => {
@@ -10,7 +10,6 @@ describe('createNodeRuntime defaults', () => {
   });
 
   it('gives the same outputs with and without the memory pattern (it only changes where tensors live)', async () => {
-    const { GraphBuilder } = await import('../../src/graph/index.js');
     const g = new GraphBuilder('pattern');
     const x = g.input('x', 'float32', [64, 64]);
     const w = g.initializer('w', { dtype: 'float32', shape: [64, 64], data: Float32Array.from({ length: 4096 }, (_, i) => Math.sin(i)) });
