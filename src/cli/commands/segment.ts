@@ -100,11 +100,15 @@ export function register(program: Command): void {
     });
 }
 
+/** This process's peak resident memory so far (MiB). */
+const peakRssMiB = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
+
 async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: SlicingAxisChoice, push?: DicomwebClient): Promise<void> {
   if (opts.point.length || opts.box.length) throw new Error('prompts (--point/--box) apply to one volume; run them without batch inputs');
   if (opts.probabilities) throw new Error('--probabilities names one file; it cannot be used in batch mode');
   mkdirSync(opts.output, { recursive: true });
-  const results: { input: string; output: string; status: 'done' | 'skipped' | 'failed'; error?: string; boneVolumeMl?: number }[] = [];
+  const results: { input: string; output: string; status: 'done' | 'skipped' | 'failed'; error?: string; boneVolumeMl?: number; peakRssMiB?: number }[] = [];
+  let opened = false;
   for (const [n, input] of inputs.entries()) {
     const output = outputNameFor(input, opts.output);
     if (!opts.force && existsSync(output)) {
@@ -114,8 +118,13 @@ async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: Segmen
     }
     try {
       if (!opts.json) process.stderr.write(`[${n + 1}/${inputs.length}] ${input}\n`);
+      // Each volume starts with no session open. Otherwise a later volume's VNet opens and runs beside the encoder
+      // and decoder sessions, whose arenas the previous volume grew: 1078 MiB peak instead of 799-822 (the first
+      // volume's 644-658), for ~0.3 s of reopening per volume (DESIGN.md, issue 15, round thirteen).
+      if (opened) await segmenter.release();
+      opened = true;
       const res = await runOne(segmenter, input, output, opts, axis, false, push);
-      results.push({ input, output, status: 'done', boneVolumeMl: res.boneVolumeMl });
+      results.push({ input, output, status: 'done', boneVolumeMl: res.boneVolumeMl, peakRssMiB: peakRssMiB() });
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       results.push({ input, output, status: 'failed', error });
@@ -181,7 +190,7 @@ async function runOne(
       seconds: round(res.timings.totalMs / 1000, 2),
       timingsMs: Object.fromEntries(Object.entries(res.timings).map(([k, v]) => [k, Math.round(v)])),
       // This process's peak resident memory so far (every model session and buffer included).
-      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+      peakRssMiB: peakRssMiB(),
     };
     if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 1)}\n`);
     else {
