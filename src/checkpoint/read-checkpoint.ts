@@ -1,6 +1,6 @@
 import { CheckpointError } from './errors.js';
 import { looksLikeSafetensors, readSafetensors } from './safetensors.js';
-import type { StateDict } from './tensor.js';
+import type { ReadCheckpointOptions, StateDict } from './tensor.js';
 import { looksLikePickle, readLegacyTorchCheckpoint } from './torch-legacy.js';
 import { isZip, readTorchCheckpoint } from './torch-zip.js';
 
@@ -14,12 +14,15 @@ export function detectCheckpointFormat(bytes: Uint8Array): CheckpointFormat | un
   return undefined;
 }
 
-/** Read a checkpoint held in memory (torch zip, legacy torch or safetensors). */
-export function readCheckpoint(bytes: Uint8Array, fileName: string): StateDict {
+/**
+ * Read a checkpoint held in memory (torch zip, legacy torch or safetensors). `adoptBytes` applies to the two torch
+ * formats; safetensors tensors are always copied (their data need not be element-aligned).
+ */
+export function readCheckpoint(bytes: Uint8Array, fileName: string, options: ReadCheckpointOptions = {}): StateDict {
   switch (detectCheckpointFormat(bytes)) {
-    case 'torch-zip': return readTorchCheckpoint(bytes, fileName);
+    case 'torch-zip': return readTorchCheckpoint(bytes, fileName, options);
     case 'safetensors': return readSafetensors(bytes, fileName);
-    case 'torch-legacy': return readLegacyTorchCheckpoint(bytes, fileName);
+    case 'torch-legacy': return readLegacyTorchCheckpoint(bytes, fileName, options);
     default: {
       const head = [...bytes.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
       throw new CheckpointError(fileName, `not a PyTorch or safetensors checkpoint (wrong magic: file starts with ${head || 'nothing'})`);

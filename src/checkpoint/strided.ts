@@ -151,8 +151,12 @@ function storageWords(storage: Storage, wordBytes: number, cache: Map<Storage, W
  * Copy a (possibly non-contiguous, offset, shared) view into a fresh contiguous row-major tensor.
  * The caller has checked the view's extent against the storage. Copies move raw bits through
  * unsigned integer words, so float NaN payloads survive; 8-byte elements move as two 32-bit words.
+ *
+ * `adopted`: given when the caller owns the storages' bytes and hands them over (loadCheckpoint's file buffer).
+ * A contiguous view whose first element is aligned then becomes a view of those bytes instead of a copy,
+ * once per storage (the set records the storages taken), so no two tensors share memory.
  */
-export function materialize(view: TensorView, cache: Map<Storage, Words> = new Map()): Tensor {
+export function materialize(view: TensorView, cache: Map<Storage, Words> = new Map(), adopted?: Set<Storage>): Tensor {
   const { storage } = view;
   const dtype = storage.dtype;
   const elemBytes = DTYPE_BYTES[dtype];
@@ -162,8 +166,12 @@ export function materialize(view: TensorView, cache: Map<Storage, Words> = new M
   if (n === 0) return { dtype, shape, data: typedArrayFor(dtype, new ArrayBuffer(0)) };
   if (c.shape.length === 0 || (c.shape.length === 1 && c.stride[0] === 1)) {
     const start = view.storageOffset * elemBytes;
-    const copy = copyBytes(storage.bytes.subarray(start, start + n * elemBytes));
-    return { dtype, shape, data: typedArrayFor(dtype, copy.buffer) };
+    const bytes = storage.bytes.subarray(start, start + n * elemBytes);
+    if (adopted && !adopted.has(storage) && bytes.byteOffset % elemBytes === 0) {
+      adopted.add(storage);
+      return { dtype, shape, data: typedArrayFor(dtype, bytes.buffer as ArrayBuffer, bytes.byteOffset, n) };
+    }
+    return { dtype, shape, data: typedArrayFor(dtype, copyBytes(bytes).buffer) };
   }
   const wordBytes = Math.min(elemBytes, 4);
   const ratio = elemBytes / wordBytes;

@@ -35,6 +35,15 @@ export interface Tensor {
 /** A state_dict: parameter name -> tensor, in checkpoint order. */
 export type StateDict = Map<string, Tensor>;
 
+export interface ReadCheckpointOptions {
+  /**
+   * The caller hands the file's bytes over and will not change them (loadCheckpoint, which read them itself):
+   * tensors stored contiguously and aligned are then views of those bytes instead of copies (one tensor per
+   * storage; the rest are copied as usual). Default false: every tensor owns its memory.
+   */
+  adoptBytes?: boolean;
+}
+
 export const DTYPE_BYTES: Record<DType, number> = {
   float32: 4,
   float16: 2,

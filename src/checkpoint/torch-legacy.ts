@@ -1,6 +1,6 @@
 import { CheckpointError } from './errors.js';
 import type { Storage } from './strided.js';
-import { DTYPE_BYTES, type StateDict } from './tensor.js';
+import { DTYPE_BYTES, type ReadCheckpointOptions, type StateDict } from './tensor.js';
 import { parseStoragePid, stateDictFromPickle, unpickleTorch } from './torch-pickle.js';
 
 /** Magic number torch writes (as a pickled int) at the start of pre-1.6 checkpoints. */
@@ -16,7 +16,7 @@ export function looksLikePickle(bytes: Uint8Array): boolean {
  * then the object pickle with storage persistent ids, then a pickled list of storage keys, then
  * each storage as an int64 element count followed by its raw little-endian bytes.
  */
-export function readLegacyTorchCheckpoint(bytes: Uint8Array, fileName: string): StateDict {
+export function readLegacyTorchCheckpoint(bytes: Uint8Array, fileName: string, options: ReadCheckpointOptions = {}): StateDict {
   const fail = (problem: string): never => {
     throw new CheckpointError(fileName, problem);
   };
@@ -68,5 +68,5 @@ export function readLegacyTorchCheckpoint(bytes: Uint8Array, fileName: string): 
     if (v.offset < 0 || v.offset + v.storage.numel > base.numel) fail(`storage view '${v.storage.key}' is out of range of storage '${v.baseKey}'`);
     v.storage.bytes = base.bytes.subarray(v.offset * eb, (v.offset + v.storage.numel) * eb);
   }
-  return stateDictFromPickle(main.value, fileName);
+  return stateDictFromPickle(main.value, fileName, options);
 }

@@ -1,7 +1,7 @@
 import { CheckpointError } from './errors.js';
 import { unpickle, type PyCallable, type UnpickleResult } from './pickle.js';
 import { materialize, viewExtent, type Storage, type TensorView } from './strided.js';
-import type { DType, StateDict } from './tensor.js';
+import type { DType, ReadCheckpointOptions, StateDict } from './tensor.js';
 
 /** The storage classes torch pickles in persistent ids; they are markers, never called. */
 const STORAGE_DTYPES: Record<string, DType> = {
@@ -119,9 +119,10 @@ function isTensorDict(v: unknown): v is Map<unknown, unknown> {
 
 /**
  * The state_dict inside the unpickled root: the root itself, or the usual training-script
- * wrappers {'state_dict': ...} / {'model': ...}. Every view is bounds-checked, then copied out.
+ * wrappers {'state_dict': ...} / {'model': ...}. Every view is bounds-checked, then copied out (or, with
+ * `adoptBytes`, taken as a view where materialize can: see ReadCheckpointOptions).
  */
-export function stateDictFromPickle(root: unknown, fileName: string): StateDict {
+export function stateDictFromPickle(root: unknown, fileName: string, options: ReadCheckpointOptions = {}): StateDict {
   const fail = (problem: string): never => {
     throw new CheckpointError(fileName, problem);
   };
@@ -132,6 +133,7 @@ export function stateDictFromPickle(root: unknown, fileName: string): StateDict 
   if (!(dict instanceof Map)) return fail('the pickle does not hold a state_dict (a dict of tensors)');
   const out: StateDict = new Map();
   const cache = new Map();
+  const adopted = options.adoptBytes ? new Set<Storage>() : undefined;
   for (const [key, value] of dict) {
     if (typeof key !== 'string') fail(`state_dict key ${String(key)} is not a string`);
     if (!(value instanceof PickledTensor)) fail(`state_dict entry '${key}' is not a tensor`);
@@ -145,7 +147,7 @@ export function stateDictFromPickle(root: unknown, fileName: string): StateDict 
           `reaches element ${(extent as number) - 1} but the storage holds ${view.storage.numel} elements)`,
       );
     }
-    out.set(key as string, materialize(view, cache));
+    out.set(key as string, materialize(view, cache, adopted));
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { CheckpointError } from './errors.js';
 import type { Storage } from './strided.js';
-import { DTYPE_BYTES, type StateDict } from './tensor.js';
+import { DTYPE_BYTES, type ReadCheckpointOptions, type StateDict } from './tensor.js';
 import { parseStoragePid, stateDictFromPickle, unpickleTorch } from './torch-pickle.js';
 import { ZipArchive } from './zip-reader.js';
 
@@ -12,7 +12,7 @@ export function isZip(bytes: Uint8Array): boolean {
  * Read a torch.save zip checkpoint (`<root>/data.pkl` + `<root>/data/<key>` storages) into a
  * state_dict of contiguous tensors. Only whitelisted globals are honoured (see torch-pickle.ts).
  */
-export function readTorchCheckpoint(bytes: Uint8Array, fileName: string): StateDict {
+export function readTorchCheckpoint(bytes: Uint8Array, fileName: string, options: ReadCheckpointOptions = {}): StateDict {
   const fail = (problem: string): never => {
     throw new CheckpointError(fileName, problem);
   };
@@ -51,5 +51,5 @@ export function readTorchCheckpoint(bytes: Uint8Array, fileName: string): StateD
     return storage;
   };
   const pickled = unpickleTorch(zip.read(zip.entries.get(pklName)!), fileName, persistentLoad);
-  return stateDictFromPickle(pickled.value, fileName);
+  return stateDictFromPickle(pickled.value, fileName, options);
 }

@@ -1,6 +1,10 @@
 import fc from 'fast-check';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { materialize, readCheckpoint, readTorchCheckpoint, type Storage } from '../../src/checkpoint/index.js';
+import { loadCheckpoint, materialize, readCheckpoint, readTorchCheckpoint, type Storage } from '../../src/checkpoint/index.js';
+import { writeTorchCheckpoint } from '../../src/train/export/index.js';
 import { bytesOf, PickleWriter, stateDictPickle, torchZip, type ViewSpec } from './pickle-builder.js';
 
 /** Reference: element at multi-index idx of a strided view, read straight from the storage. */
@@ -60,6 +64,51 @@ describe('strided, offset and shared storages', () => {
     const b = dict.get('b')!.data as Float32Array;
     a[0] = 1234;
     expect(b[0]).toBe(base[11]);
+  });
+
+  it('adoptBytes: one contiguous, aligned view per storage becomes a view of the bytes; the rest are copied', () => {
+    const file = Uint8Array.from({ length: 4 * 40 + 1 }, (_, i) => (i * 37 + 11) & 255);
+    const aligned: Storage = { key: '0', dtype: 'float32', numel: 16, bytes: file.subarray(4, 68) };
+    const other: Storage = { key: '1', dtype: 'float32', numel: 16, bytes: file.subarray(68, 132) };
+    const odd: Storage = { key: '2', dtype: 'float32', numel: 7, bytes: file.subarray(133, 161) };
+    const adopted = new Set<Storage>();
+    const cache = new Map();
+    const take = (storage: Storage, storageOffset: number, shape: number[], stride: number[]) => {
+      const t = materialize({ storage, storageOffset, shape, stride }, cache, adopted);
+      // Same values as the plain copy, whichever way it was made.
+      expect(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)).toEqual(
+        new Uint8Array(materialize({ storage, storageOffset, shape, stride }).data.buffer),
+      );
+      return t.data;
+    };
+    const first = take(aligned, 2, [2, 3], [3, 1]);
+    expect(first.buffer).toBe(file.buffer);
+    expect(first.byteOffset).toBe(4 + 2 * 4);
+    // The same storage again (it would share memory with the first), a transposed view, a misaligned storage.
+    expect(take(aligned, 0, [4], [1]).buffer).not.toBe(file.buffer);
+    expect(take(other, 0, [2, 2], [1, 2]).buffer).not.toBe(file.buffer);
+    expect(take(odd, 0, [7], [1]).buffer).not.toBe(file.buffer);
+    expect(take(other, 4, [3], [1]).buffer).toBe(file.buffer);
+  });
+
+  it('loadCheckpoint adopts the bytes it read: views of one buffer, the same tensors as a copying read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sab-adopt-'));
+    try {
+      const file = join(dir, 'w.pth');
+      const dict = new Map([
+        // Over 4 KB, so the file is read into a buffer of its own (Node pools smaller reads).
+        ['w', { dtype: 'float32' as const, shape: [40, 50], data: Float32Array.from({ length: 2000 }, (_, i) => i / 3) }],
+        ['n', { dtype: 'int64' as const, shape: [], data: BigInt64Array.of(7n) }],
+      ]);
+      writeTorchCheckpoint(file, dict);
+      const loaded = loadCheckpoint(file);
+      const buffers = new Set([...loaded.values()].map((t) => t.data.buffer));
+      expect(buffers.size).toBe(1);
+      expect([...buffers][0]!.byteLength).toBe(statSync(file).size);
+      expect(loaded).toEqual(readCheckpoint(new Uint8Array(readFileSync(file)), 'w.pth'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads a legacy (pre-zip) torch.save stream with the same result', () => {
