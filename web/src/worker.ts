@@ -87,7 +87,8 @@ const handlers: { [K in RequestName]: (args: Requests[K]['args'], id: number) =>
   async weights({ files }) {
     const roles: { name: string; role: 'sam' | 'vnet' }[] = [];
     for (const f of files) {
-      const dict = readCheckpoint(f.bytes, f.name);
+      // The page transferred these bytes to this worker, which keeps them: tensors may be views of them (no copy).
+      const dict = readCheckpoint(f.bytes, f.name, { adoptBytes: true });
       const keys = [...dict.keys()];
       if (keys.some((k) => k.startsWith('image_encoder.'))) {
         sam = dict;
