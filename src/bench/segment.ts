@@ -2,7 +2,7 @@
 // then the library path warm: float32 with its stage breakdown (the reference), the opt-in int8 encoder
 // measured in the same run, the agreement of the two, and the speed-up.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,22 @@ function wholeProcess(precision: EncoderPrecision, dir: string, weights = GOLDEN
   );
 }
 
+/**
+ * `sab segment` in batch over three copies of the sample (slices 37:39 each): the process's peak memory after each
+ * volume. The model's sessions are closed between volumes; without that the later volumes peaked ~1.65x the first.
+ */
+function batchPeaks(dir: string): string {
+  const inputs = path.join(dir, 'batch-in');
+  mkdirSync(inputs);
+  for (const n of [1, 2, 3]) symlinkSync(WRIST, path.join(inputs, `wrist_${n}.nii.gz`));
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [CLI, 'segment', inputs, '-o', path.join(dir, 'batch-out'), '--weights', GOLDEN, '--slices', '37:39', '--json'], { encoding: 'utf8' });
+  const wall = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`sab segment (batch) failed: ${r.stderr}`);
+  const summary = JSON.parse(r.stdout) as { results: { peakRssMiB: number }[] };
+  return `${s(wall)}, peak RSS after each volume ${summary.results.map((x) => x.peakRssMiB).join(', ')} MiB`;
+}
+
 export async function run(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sab-bench-'));
   try {
@@ -61,6 +77,7 @@ export async function run(): Promise<void> {
     mkdirSync(official);
     for (const f of ['bone_sam.pth', 'atten.pth']) writeTorchCheckpoint(path.join(official, f), loadCheckpoint(`${GOLDEN}${f}`));
     console.log(`sab segment, whole process, float32, depth attention, the same weights stored contiguously: ${wholeProcess('float32', dir, official)}`);
+    console.log(`sab segment in batch, 3 volumes of 2 slices (37:39), depth attention: ${batchPeaks(dir)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
