@@ -6,4 +6,4 @@ export { readLegacyTorchCheckpoint } from './torch-legacy.js';
 export { readSafetensors, writeSafetensors } from './safetensors.js';
 export { readCheckpoint, detectCheckpointFormat, type CheckpointFormat } from './read-checkpoint.js';
 export { loadCheckpoint } from './load-checkpoint.js';
-export { materialize, type Storage, type TensorView } from './strided.js';
+export { AdoptedBytes, materialize, type Storage, type TensorView } from './strided.js';

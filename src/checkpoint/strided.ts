@@ -148,15 +148,42 @@ function storageWords(storage: Storage, wordBytes: number, cache: Map<Storage, W
 }
 
 /**
+ * The byte ranges of caller-owned buffers already handed out as tensors (materialize's `adopted`), so that the
+ * views it makes stay disjoint whatever the file says: two storages may cover the same bytes (a legacy
+ * checkpoint's storage views, or a zip whose entries overlap), and several tensors may view one storage.
+ */
+export class AdoptedBytes {
+  /** Per buffer, the claimed ranges sorted by start as [start0, end0, start1, end1, ...] (disjoint, so ends sort too). */
+  private readonly claimed = new Map<ArrayBufferLike, number[]>();
+
+  /** Claims [start, end) of `buffer` when no claimed range overlaps it. */
+  claim(buffer: ArrayBufferLike, start: number, end: number): boolean {
+    let r = this.claimed.get(buffer);
+    if (!r) this.claimed.set(buffer, (r = []));
+    // The first claimed range that ends after `start`: the only one that can overlap [start, end).
+    let lo = 0;
+    let hi = r.length / 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (r[2 * mid + 1]! <= start) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < r.length / 2 && r[2 * lo]! < end) return false;
+    r.splice(2 * lo, 0, start, end);
+    return true;
+  }
+}
+
+/**
  * Copy a (possibly non-contiguous, offset, shared) view into a fresh contiguous row-major tensor.
  * The caller has checked the view's extent against the storage. Copies move raw bits through
  * unsigned integer words, so float NaN payloads survive; 8-byte elements move as two 32-bit words.
  *
  * `adopted`: given when the caller owns the storages' bytes and hands them over (loadCheckpoint's file buffer).
- * A contiguous view whose first element is aligned then becomes a view of those bytes instead of a copy,
- * once per storage (the set records the storages taken), so no two tensors share memory.
+ * A contiguous view whose first element is aligned then becomes a view of those bytes instead of a copy, unless
+ * it overlaps bytes an earlier tensor took, so no two tensors share memory.
  */
-export function materialize(view: TensorView, cache: Map<Storage, Words> = new Map(), adopted?: Set<Storage>): Tensor {
+export function materialize(view: TensorView, cache: Map<Storage, Words> = new Map(), adopted?: AdoptedBytes): Tensor {
   const { storage } = view;
   const dtype = storage.dtype;
   const elemBytes = DTYPE_BYTES[dtype];
@@ -167,8 +194,7 @@ export function materialize(view: TensorView, cache: Map<Storage, Words> = new M
   if (c.shape.length === 0 || (c.shape.length === 1 && c.stride[0] === 1)) {
     const start = view.storageOffset * elemBytes;
     const bytes = storage.bytes.subarray(start, start + n * elemBytes);
-    if (adopted && !adopted.has(storage) && bytes.byteOffset % elemBytes === 0) {
-      adopted.add(storage);
+    if (adopted && bytes.byteOffset % elemBytes === 0 && adopted.claim(bytes.buffer, bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) {
       return { dtype, shape, data: typedArrayFor(dtype, bytes.buffer as ArrayBuffer, bytes.byteOffset, n) };
     }
     return { dtype, shape, data: typedArrayFor(dtype, copyBytes(bytes).buffer) };

@@ -38,8 +38,8 @@ export type StateDict = Map<string, Tensor>;
 export interface ReadCheckpointOptions {
   /**
    * The caller hands the file's bytes over and will not change them (loadCheckpoint, which read them itself):
-   * tensors stored contiguously and aligned are then views of those bytes instead of copies (one tensor per
-   * storage; the rest are copied as usual). Default false: every tensor owns its memory.
+   * tensors stored contiguously and aligned are then views of those bytes instead of copies (never two over the
+   * same bytes; the rest are copied as usual). Default false: every tensor owns its memory.
    */
   adoptBytes?: boolean;
 }

@@ -1,6 +1,6 @@
 import { CheckpointError } from './errors.js';
 import { unpickle, type PyCallable, type UnpickleResult } from './pickle.js';
-import { materialize, viewExtent, type Storage, type TensorView } from './strided.js';
+import { AdoptedBytes, materialize, viewExtent, type Storage, type TensorView } from './strided.js';
 import type { DType, ReadCheckpointOptions, StateDict } from './tensor.js';
 
 /** The storage classes torch pickles in persistent ids; they are markers, never called. */
@@ -133,7 +133,7 @@ export function stateDictFromPickle(root: unknown, fileName: string, options: Re
   if (!(dict instanceof Map)) return fail('the pickle does not hold a state_dict (a dict of tensors)');
   const out: StateDict = new Map();
   const cache = new Map();
-  const adopted = options.adoptBytes ? new Set<Storage>() : undefined;
+  const adopted = options.adoptBytes ? new AdoptedBytes() : undefined;
   for (const [key, value] of dict) {
     if (typeof key !== 'string') fail(`state_dict key ${String(key)} is not a string`);
     if (!(value instanceof PickledTensor)) fail(`state_dict entry '${key}' is not a tensor`);

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint, materialize, readCheckpoint, readTorchCheckpoint, type Storage } from '../../src/checkpoint/index.js';
+import { AdoptedBytes, loadCheckpoint, materialize, readCheckpoint, readTorchCheckpoint, type Storage } from '../../src/checkpoint/index.js';
 import { writeTorchCheckpoint } from '../../src/train/export/index.js';
 import { bytesOf, PickleWriter, stateDictPickle, torchZip, type ViewSpec } from './pickle-builder.js';
 
@@ -66,12 +66,14 @@ describe('strided, offset and shared storages', () => {
     expect(b[0]).toBe(base[11]);
   });
 
-  it('adoptBytes: one contiguous, aligned view per storage becomes a view of the bytes; the rest are copied', () => {
+  it('adoptBytes: contiguous, aligned views become views of the bytes unless they overlap one taken; the rest are copied', () => {
     const file = Uint8Array.from({ length: 4 * 40 + 1 }, (_, i) => (i * 37 + 11) & 255);
     const aligned: Storage = { key: '0', dtype: 'float32', numel: 16, bytes: file.subarray(4, 68) };
     const other: Storage = { key: '1', dtype: 'float32', numel: 16, bytes: file.subarray(68, 132) };
     const odd: Storage = { key: '2', dtype: 'float32', numel: 7, bytes: file.subarray(133, 161) };
-    const adopted = new Set<Storage>();
+    // A second storage over the same bytes as `aligned` (a legacy checkpoint's storage view, or overlapping zip entries).
+    const alias: Storage = { key: '0[4:]', dtype: 'float32', numel: 12, bytes: file.subarray(20, 68) };
+    const adopted = new AdoptedBytes();
     const cache = new Map();
     const take = (storage: Storage, storageOffset: number, shape: number[], stride: number[]) => {
       const t = materialize({ storage, storageOffset, shape, stride }, cache, adopted);
@@ -84,11 +86,33 @@ describe('strided, offset and shared storages', () => {
     const first = take(aligned, 2, [2, 3], [3, 1]);
     expect(first.buffer).toBe(file.buffer);
     expect(first.byteOffset).toBe(4 + 2 * 4);
-    // The same storage again (it would share memory with the first), a transposed view, a misaligned storage.
+    // Bytes the first took (through the same storage or another one), a transposed view, a misaligned storage.
     expect(take(aligned, 0, [4], [1]).buffer).not.toBe(file.buffer);
+    expect(take(alias, 0, [2], [1]).buffer).not.toBe(file.buffer);
     expect(take(other, 0, [2, 2], [1, 2]).buffer).not.toBe(file.buffer);
     expect(take(odd, 0, [7], [1]).buffer).not.toBe(file.buffer);
+    // Untaken bytes, of a storage used before and of the overlapping one.
     expect(take(other, 4, [3], [1]).buffer).toBe(file.buffer);
+    expect(take(aligned, 0, [2], [1]).buffer).toBe(file.buffer);
+    expect(take(alias, 4, [8], [1]).buffer).toBe(file.buffer);
+  });
+
+  it('AdoptedBytes claims exactly the ranges that overlap none claimed before', () => {
+    const ranges = fc.array(fc.tuple(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1, max: 12 }), fc.boolean()), { maxLength: 40 });
+    fc.assert(
+      fc.property(ranges, (rs) => {
+        const buffers = [new ArrayBuffer(8), new ArrayBuffer(8)];
+        const adopted = new AdoptedBytes();
+        const taken: [number, number, number][] = [];
+        for (const [start, len, second] of rs) {
+          const b = second ? 1 : 0;
+          const free = taken.every(([tb, s, e]) => tb !== b || e <= start || start + len <= s);
+          expect(adopted.claim(buffers[b]!, start, start + len)).toBe(free);
+          if (free) taken.push([b, start, start + len]);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('loadCheckpoint adopts the bytes it read: views of one buffer, the same tensors as a copying read', () => {
