@@ -23,6 +23,8 @@ export interface SegmentJobResult {
   boneVolumeMl: number;
   /** Wall time of the job and the pipeline's stages, milliseconds. */
   timingsMs: Record<string, number>;
+  /** The worker process's peak resident memory after this job, MiB (every thread of a --concurrency worker together). */
+  peakRssMiB?: number;
   model: { sabVersion: string; weights: Record<string, string> };
   worker: string;
   finishedAt: string;

@@ -29,6 +29,8 @@ export interface SegmentOutcome {
   boneVolumeMl: number;
   outputSha256: string;
   timingsMs: Record<string, number>;
+  /** The worker process's peak resident memory so far (MiB), after this job. */
+  peakRssMiB: number;
 }
 
 export type FromThread =
@@ -73,6 +75,7 @@ async function segmentJob(segmenter: BoneSegmenter, cfg: SegmentThreadConfig, sp
       segmentFileMs: Math.round(segmentFileMs),
       ...Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v)])),
     },
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
   };
 }
 

@@ -139,6 +139,7 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
       attention: outcome.attention,
       boneVolumeMl: outcome.boneVolumeMl,
       timingsMs: { jobMs: Math.round(performance.now() - t0), ...outcome.timingsMs },
+      peakRssMiB: outcome.peakRssMiB,
       model: { sabVersion, weights },
       worker: name,
       finishedAt: new Date().toISOString(),

@@ -82,6 +82,8 @@ describe.skipIf(!HAVE_REDIS && !IN_CI)('sab queue + sab worker on BullMQ and a r
     const names = readdirSync(outDir).filter((f) => !f.startsWith('.')).sort();
     expect(names).toEqual([...Array.from({ length: 6 }, (_, i) => `case_${i}_bone.nii.gz`), 'results.jsonl']);
     expect(lines.every((l) => l.model.weights['bone_sam.pth']?.length === 64 && l.slicesSegmented === 1)).toBe(true);
+    // Each result carries its worker's peak memory so far (for sizing machines): a worker process with a model.
+    expect(lines.every((l) => l.peakRssMiB! > 100 && l.peakRssMiB! < 4096), JSON.stringify(lines.map((l) => l.peakRssMiB))).toBe(true);
 
     // The same work through `sab segment folder/`: the same bytes (voxels and header).
     const refDir = path.join(dir, 'kill-ref');
