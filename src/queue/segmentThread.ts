@@ -6,6 +6,7 @@ import { VolumeIOError } from '../io/errors.js';
 import { openInput } from '../io/input.js';
 import { SegmentationError } from '../pipeline/prompts.js';
 import { loadModel, type BoneSegmenter } from '../pipeline/segmenter.js';
+import { peakRssMiB } from '../segment/peakMemory.js';
 import { segAlgorithm } from '../segment/segAlgorithm.js';
 import { segmentFile } from '../segment/segmentFile.js';
 import type { Vec3 } from '../volume/types.js';
@@ -75,7 +76,7 @@ async function segmentJob(segmenter: BoneSegmenter, cfg: SegmentThreadConfig, sp
       segmentFileMs: Math.round(segmentFileMs),
       ...Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v)])),
     },
-    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    peakRssMiB: peakRssMiB(),
   };
 }
 

@@ -11,6 +11,7 @@ import { ENCODER_PRECISIONS, type EncoderPrecision } from '../../model/segmentAn
 import type { VNetBatchNormMode } from '../../model/vnet.js';
 import type { VoxelPrompt } from '../../pipeline/prompts.js';
 import { loadModel, type BoneSegmenter, type SegmentedVolume } from '../../pipeline/segmenter.js';
+import { peakRssMiB } from '../../segment/peakMemory.js';
 import { expandInputs, outputNameFor } from '../../segment/inputs.js';
 import { segmentFile, type MaskCleanupOptions } from '../../segment/segmentFile.js';
 import { axesWithSliceLast, type Axis } from '../../volume/permute.js';
@@ -100,9 +101,6 @@ export function register(program: Command): void {
     });
 }
 
-/** This process's peak resident memory so far (MiB). */
-const peakRssMiB = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
-
 async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: SegmentCliOptions, axis: SlicingAxisChoice, push?: DicomwebClient): Promise<void> {
   if (opts.point.length || opts.box.length) throw new Error('prompts (--point/--box) apply to one volume; run them without batch inputs');
   if (opts.probabilities) throw new Error('--probabilities names one file; it cannot be used in batch mode');
@@ -119,8 +117,8 @@ async function runBatch(segmenter: BoneSegmenter, inputs: string[], opts: Segmen
     try {
       if (!opts.json) process.stderr.write(`[${n + 1}/${inputs.length}] ${input}\n`);
       // Each volume starts with no session open. Otherwise a later volume's VNet opens and runs beside the encoder
-      // and decoder sessions, whose arenas the previous volume grew: 1078 MiB peak instead of 799-822 (the first
-      // volume's 644-658), for ~0.3 s of reopening per volume (DESIGN.md, issue 15, round thirteen).
+      // and decoder sessions, whose arenas the previous volume grew: 1073-1084 MiB peak instead of 786-824 (the first
+      // volume's 632-658), for 0.1-0.3 s of reopening per volume (DESIGN.md, issue 15, round thirteen).
       if (opened) await segmenter.release();
       opened = true;
       const res = await runOne(segmenter, input, output, opts, axis, false, push);
@@ -189,7 +187,6 @@ async function runOne(
       boneVolumeMl: round(res.boneVolumeMl, 3),
       seconds: round(res.timings.totalMs / 1000, 2),
       timingsMs: Object.fromEntries(Object.entries(res.timings).map(([k, v]) => [k, Math.round(v)])),
-      // This process's peak resident memory so far (every model session and buffer included).
       peakRssMiB: peakRssMiB(),
     };
     if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 1)}\n`);
