@@ -28,6 +28,8 @@ export const TrainIO = {
   vnetLogits: 'vnet_logits',
   /** The gradient of parameter `key` is the output `grad:<key>`. */
   gradPrefix: 'grad:',
+  /** Scalar input the trainer feeds as 1: every gradient output is `gradient * one` (see orderGradientOutputs). */
+  one: 'one',
 } as const;
 
 /** Which parameters train: a predicate over checkpoint keys, or a list of key prefixes (a full key is its own prefix). */
@@ -47,6 +49,8 @@ export interface TrainGraph {
   losses: Record<string, string>;
   /** Number of forward nodes that got backward ops. */
   differentiatedOps: number;
+  /** The graph takes the scalar input `TrainIO.one` (graphs with gradient outputs). */
+  takesOne: boolean;
 }
 
 /**
@@ -54,14 +58,39 @@ export interface TrainGraph {
  * the loss and gradient outputs.
  */
 function finishTrainGraph(g: GraphBuilder, lossTerms: Record<string, Value>, totalName: string, trainable: (key: string) => boolean, forwardOnly?: readonly string[]): TrainGraph {
-  if (forwardOnly) return { g, params: paramsAsInputs(g, forwardOnly), zeroGradParams: [], losses: lossOutputs(g, lossTerms), differentiatedOps: 0 };
+  if (forwardOnly) return { g, params: paramsAsInputs(g, forwardOnly), zeroGradParams: [], losses: lossOutputs(g, lossTerms), differentiatedOps: 0, takesOne: false };
   const candidates = [...g.initializers.keys()].filter((k) => trainable(k));
   const { grads, unreached, differentiatedOps } = deriveBackward(g, lossTerms[totalName]!, candidates);
   // Trainable tensors become inputs (unreached ones stay baked: the graph does not read them for the loss).
   const params = paramsAsInputs(g, candidates.filter((k) => grads.has(k)));
   const losses = lossOutputs(g, lossTerms);
-  for (const key of params) g.output(grads.get(key)!, `${TrainIO.gradPrefix}${key}`);
-  return { g, params, zeroGradParams: unreached, losses, differentiatedOps };
+  if (params.length > 0) orderGradientOutputs(g, params.map((key) => [`${TrainIO.gradPrefix}${key}`, grads.get(key)!]));
+  return { g, params, zeroGradParams: unreached, losses, differentiatedOps, takesOne: params.length > 0 };
+}
+
+/**
+ * Adds the gradient outputs so that ONNX Runtime computes each gradient as soon as the backward pass reaches it.
+ * ONNX Runtime runs a graph in the order of a depth-first walk from its leaf nodes (nodes whose outputs nothing
+ * reads), taking the leaf with the highest node index first and emitting all it depends on before the next leaf.
+ * Left to itself, the first leaf it took was a gradient at the far end of the backward pass (and the nodes its
+ * fusions create get the highest indices), so it ran the whole data-gradient chain first and most weight and bias
+ * gradients at the end, keeping every output gradient they read alive until then: the stage-2 step at batch 8
+ * held ~300 MiB more at its peak (DESIGN.md, issue 13, round fourteen). So each gradient output gets a final node
+ * of its own, `gradient * one` with `one` a graph input (an Identity or a constant factor would be optimised away,
+ * and with it the node's index), appended in the reverse order of the gradients' availability: the one the
+ * backward pass produces first gets the highest index and is taken first, and so on. Multiplying by 1 is exact.
+ */
+function orderGradientOutputs(g: GraphBuilder, outputs: readonly (readonly [string, Value])[]): void {
+  const position = new Map<string, number>();
+  g.records.forEach((r, i) => {
+    for (const o of r.outputs) position.set(o, i);
+  });
+  const one = g.input(TrainIO.one, 'float32', []);
+  const latestFirst = [...outputs].sort(([, a], [, b]) => (position.get(b.name) ?? -1) - (position.get(a.name) ?? -1));
+  const made = new Map<string, Value>();
+  for (const [name, grad] of latestFirst) made.set(name, g.op('Mul', [grad, one], {}, { outputName: name }));
+  // Output order (what callers fetch by name) stays the parameters' order.
+  for (const [name] of outputs) g.outputs.push(made.get(name)!);
 }
 
 function paramsAsInputs(g: GraphBuilder, params: readonly string[]): string[] {

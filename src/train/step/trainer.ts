@@ -64,6 +64,8 @@ export class TrainerError extends Error {
   override name = 'TrainerError';
 }
 
+const ONE: RunTensor = { data: new Float32Array([1]), dims: [] };
+
 const BUFFER_SUFFIXES = ['.running_mean', '.running_var', '.num_batches_tracked'];
 
 export class Trainer {
@@ -101,7 +103,7 @@ export class Trainer {
   }
 
   async step(batch: SamBatch | VNetBatch): Promise<StepResult> {
-    const out = await this.session.run(this.feedsOf(batch));
+    const out = await this.session.run(this.feedsOf(batch, this.graph.takesOne));
     const grads = new Map<string, Float32Array>();
     for (const key of this.params.keys()) {
       const g = out[`${TrainIO.gradPrefix}${key}`];
@@ -121,7 +123,7 @@ export class Trainer {
     const outputName = this.options.stage === 'vnet' ? TrainIO.vnetLogits : TrainIO.lowResLogits;
     if (this.openForward) this.forwardSession ??= this.openForward(this.graph.params);
     const session = this.forwardSession ? await this.forwardSession : this.session;
-    return this.resultOf(await session.run(this.feedsOf(batch), [...Object.values(this.graph.losses), outputName]));
+    return this.resultOf(await session.run(this.feedsOf(batch, session === this.session && this.graph.takesOne), [...Object.values(this.graph.losses), outputName]));
   }
 
   private resultOf(out: Record<string, RunTensor>): Omit<StepResult, 'grads'> {
@@ -131,7 +133,7 @@ export class Trainer {
     return { loss: terms['total']!, terms, output: out[outputName]!.data as Float32Array };
   }
 
-  private feedsOf(batch: SamBatch | VNetBatch): Record<string, RunTensor> {
+  private feedsOf(batch: SamBatch | VNetBatch, withOne: boolean): Record<string, RunTensor> {
     const b = this.options.batch;
     const feeds: Record<string, RunTensor> = {};
     const feed = (name: string, data: Float32Array | undefined, dims: number[], what: string) => {
@@ -157,6 +159,7 @@ export class Trainer {
       feed(TrainIO.target, s.target, [b, 1, 256, 256], 'the target');
     }
     for (const key of this.graph.params) feeds[key] = { data: this.params.get(key)!, dims: this.shapes.get(key)! };
+    if (withOne) feeds[TrainIO.one] = ONE;
     return feeds;
   }
 
