@@ -51,7 +51,8 @@ describe('gradient outputs in the order of availability', () => {
     });
     const feeds: Record<string, ort.Tensor> = {};
     for (const input of graph.g.inputs) {
-      const dims = input.shape.map(Number);
+      // Every train-graph input is declared with a full shape.
+      const dims = input.shape!.map(Number);
       const size = dims.reduce((p, d) => p * d, 1);
       const param = graph.params.includes(input.name) ? weights.get(input.name) : undefined;
       const data = param ? Float32Array.from(param.data as Float32Array) : new Float32Array(size).fill(input.name === TrainIO.one ? 1 : 0.25);
