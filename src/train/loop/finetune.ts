@@ -289,8 +289,10 @@ async function stage1(r: Run, start: number, resumeDir: string | undefined): Pro
   const best = new BestCheckpoint(r.o.outDir, 1, start > 0 && r.resumedBest?.stage === 1 ? r.resumedBest : undefined);
   const { total, perEpoch } = stageIterations(r);
   const b = r.s.batch;
-  const samFt = await openFinetuneTrainer(r.runtime, { stage: 'sam', weights: r.sam, trainable: STAGE1_TRAINABLE, batch: b, samInput: 'image', attention: false, mode: 'auto' });
-  const vnetFt = await openFinetuneTrainer(r.runtime, { stage: 'vnet', weights: r.vnet, trainable: () => true, batch: b });
+  // The run loaded r.sam and r.vnet itself and replaces them with the trained weights at the end of the stage, so the
+  // trainers update their tensors in place rather than holding a second copy (the VNet's is 182 MB).
+  const samFt = await openFinetuneTrainer(r.runtime, { stage: 'sam', weights: r.sam, trainable: STAGE1_TRAINABLE, batch: b, samInput: 'image', attention: false, mode: 'auto', adoptWeights: true });
+  const vnetFt = await openFinetuneTrainer(r.runtime, { stage: 'vnet', weights: r.vnet, trainable: () => true, batch: b, adoptWeights: true });
   const resumeOpt = start > 0 && resumeDir;
   const sam = modelState(r.sam, samFt, r.s.lr, resumeOpt ? optimizerPath(resumeDir, 'sam') : undefined);
   const vnet = modelState(r.vnet, vnetFt, r.s.lr, resumeOpt ? optimizerPath(resumeDir, 'vnet') : undefined);
