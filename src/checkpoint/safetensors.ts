@@ -77,6 +77,21 @@ export function readSafetensors(bytes: Uint8Array, fileName: string): StateDict 
  * little-endian; the JSON header is space-padded so the data section starts 8-byte aligned.
  */
 export function writeSafetensors(dict: StateDict, metadata?: Record<string, string>): Uint8Array {
+  const chunks = safetensorsChunks(dict, metadata);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let p = 0;
+  for (const c of chunks) {
+    out.set(c, p);
+    p += c.length;
+  }
+  return out;
+}
+
+/**
+ * `writeSafetensors`'s bytes as chunks: the length-prefixed header, then each tensor's data as a view of its own
+ * array (not copied), so a file writer can stream a large state (an optimizer's moments) without a second copy.
+ */
+export function safetensorsChunks(dict: StateDict, metadata?: Record<string, string>): Uint8Array[] {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
@@ -88,14 +103,9 @@ export function writeSafetensors(dict: StateDict, metadata?: Record<string, stri
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 8) * 8;
-  const out = new Uint8Array(8 + padded + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + padded);
-  let p = 8 + padded;
-  for (const t of dict.values()) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), p);
-    p += t.data.byteLength;
-  }
-  return out;
+  const head = new Uint8Array(8 + padded);
+  new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
+  head.set(json, 8);
+  head.fill(0x20, 8 + json.length, 8 + padded);
+  return [head, ...[...dict.values()].map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
 }

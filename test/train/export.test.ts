@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors, readTorchCheckpoint, type StateDict } from '../../src/checkpoint/index.js';
 import { ZipArchive } from '../../src/checkpoint/zip-reader.js';
-import { archiveNameFor, encodeTorchCheckpoint, withTrainedParams, writeSafetensorsCheckpoint, writeTorchCheckpoint } from '../../src/train/export/checkpoint.js';
+import { archiveNameFor, encodeTorchCheckpoint, torchCheckpointChunks, withTrainedParams, writeSafetensorsCheckpoint, writeTorchCheckpoint } from '../../src/train/export/checkpoint.js';
+import { safetensorsChunks, writeSafetensors } from '../../src/checkpoint/safetensors.js';
 import { crc32 } from '../../src/train/export/zip.js';
 import { GOLDEN } from '../checkpoint/golden-helpers.js';
 
@@ -145,6 +146,26 @@ describe('export helpers', () => {
     const p = join(dir, 'm.safetensors');
     writeSafetensorsCheckpoint(p, merged, { format: 'pt' });
     expectSameDict(readSafetensors(new Uint8Array(readFileSync(p)), p), merged);
+  });
+
+  it('streams files from the tensors\' own arrays: the files equal the in-memory encodings, the chunks are views', () => {
+    const backing = new Float32Array(300_000).map((_, i) => Math.sin(i));
+    const dict: StateDict = new Map([
+      ['w', { dtype: 'float32', shape: [1000, 200], data: backing.subarray(1000, 201_000) }],
+      ['b', { dtype: 'float32', shape: [7], data: Float32Array.from([1, 2, 3, 4, 5, 6, 7]) }],
+      ['n', { dtype: 'int64', shape: [], data: BigInt64Array.from([3n]) }],
+    ]);
+    const isView = (chunks: Uint8Array[], t: Float32Array) => chunks.some((c) => c.buffer === t.buffer && c.byteOffset === t.byteOffset && c.byteLength === t.byteLength);
+    const w = dict.get('w')!.data as Float32Array;
+    expect(isView(torchCheckpointChunks(dict, 'streamed'), w)).toBe(true);
+    expect(isView(safetensorsChunks(dict), w)).toBe(true);
+    const pth = join(dir, 'streamed.pth');
+    writeTorchCheckpoint(pth, dict);
+    expect(Buffer.from(readFileSync(pth)).equals(Buffer.from(encodeTorchCheckpoint(dict, 'streamed')))).toBe(true);
+    expectSameDict(readTorchCheckpoint(new Uint8Array(readFileSync(pth)), pth), dict);
+    const st = join(dir, 'streamed.safetensors');
+    writeSafetensorsCheckpoint(st, dict, { format: 'pt' });
+    expect(Buffer.from(readFileSync(st)).equals(Buffer.from(writeSafetensors(dict, { format: 'pt' })))).toBe(true);
   });
 
   it('rejects a tensor whose data does not match its shape', () => {

@@ -40,53 +40,67 @@ interface Placed {
 
 /** Serialise records (in the given order) as one torch-style archive. */
 export function writeTorchZip(records: readonly ZipRecord[]): Uint8Array {
+  return concatChunks(torchZipChunks(records));
+}
+
+/** One buffer holding the chunks in order. */
+export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let p = 0;
+  for (const c of chunks) {
+    out.set(c, p);
+    p += c.length;
+  }
+  return out;
+}
+
+/**
+ * The archive as a list of chunks whose concatenation is `writeTorchZip`'s bytes: the small headers, padding, data
+ * descriptors and directory in buffers of their own, each record's data as the record's own array (not copied), so a
+ * large checkpoint goes to disk without a second copy of its tensors in memory.
+ */
+export function torchZipChunks(records: readonly ZipRecord[]): Uint8Array[] {
   const enc = new TextEncoder();
   const placed: Placed[] = [];
-  // First pass: sizes, so the whole archive is allocated once.
+  const chunks: Uint8Array[] = [];
   let cursor = 0;
-  const layout = records.map((r) => {
+  for (const r of records) {
     const name = enc.encode(r.name);
     const headerEnd = cursor + 30 + name.length + 4; // the FB extra's own 4 header bytes
     const padding = (ALIGNMENT - (headerEnd % ALIGNMENT)) % ALIGNMENT;
-    const dataAt = headerEnd + padding;
-    const entry = { name, offset: cursor, padding, dataAt };
-    cursor = dataAt + r.data.length + 16; // data descriptor
-    return entry;
-  });
-  const centralSize = layout.reduce((s, e) => s + 46 + e.name.length, 0);
+    const header = new Uint8Array(30 + name.length + 4 + padding);
+    const view = new DataView(header.buffer);
+    view.setUint32(0, 0x04034b50, true);
+    view.setUint16(4, 0, true); // version needed (miniz writes 0)
+    view.setUint16(6, 0x0808, true);
+    // method, time, date, crc, sizes: zero (method STORED; the rest lives in the data descriptor)
+    view.setUint16(26, name.length, true);
+    view.setUint16(28, padding + 4, true);
+    header.set(name, 30);
+    let p = 30 + name.length;
+    header[p] = 0x46; // 'F'
+    header[p + 1] = 0x42; // 'B'
+    view.setUint16(p + 2, padding, true);
+    header.fill(0x5a, p + 4, p + 4 + padding); // 'Z'
+    const crc = crc32(r.data);
+    const descriptor = new Uint8Array(16);
+    const d = new DataView(descriptor.buffer);
+    d.setUint32(0, 0x08074b50, true);
+    d.setUint32(4, crc, true);
+    d.setUint32(8, r.data.length, true);
+    d.setUint32(12, r.data.length, true);
+    chunks.push(header, r.data, descriptor);
+    placed.push({ name, offset: cursor, crc, size: r.data.length });
+    cursor += header.length + r.data.length + 16;
+  }
+  const centralSize = placed.reduce((s, e) => s + 46 + e.name.length, 0);
   const centralAt = cursor;
   const total = centralAt + centralSize + 56 + 20 + 22;
   if (total > U32_MAX) throw new Error(`checkpoint archive would be ${total} bytes; archives over 4 GiB are not supported`);
 
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  records.forEach((r, i) => {
-    const e = layout[i]!;
-    let p = e.offset;
-    view.setUint32(p, 0x04034b50, true);
-    view.setUint16(p + 4, 0, true); // version needed (miniz writes 0)
-    view.setUint16(p + 6, 0x0808, true);
-    // method, time, date, crc, sizes: zero (method STORED; the rest lives in the data descriptor)
-    view.setUint16(p + 26, e.name.length, true);
-    view.setUint16(p + 28, e.padding + 4, true);
-    p += 30;
-    out.set(e.name, p);
-    p += e.name.length;
-    out[p] = 0x46; // 'F'
-    out[p + 1] = 0x42; // 'B'
-    view.setUint16(p + 2, e.padding, true);
-    out.fill(0x5a, p + 4, p + 4 + e.padding); // 'Z'
-    out.set(r.data, e.dataAt);
-    const crc = crc32(r.data);
-    p = e.dataAt + r.data.length;
-    view.setUint32(p, 0x08074b50, true);
-    view.setUint32(p + 4, crc, true);
-    view.setUint32(p + 8, r.data.length, true);
-    view.setUint32(p + 12, r.data.length, true);
-    placed.push({ name: e.name, offset: e.offset, crc, size: r.data.length });
-  });
-
-  let p = centralAt;
+  const tail = new Uint8Array(centralSize + 56 + 20 + 22);
+  const view = new DataView(tail.buffer);
+  let p = 0;
   for (const e of placed) {
     view.setUint32(p, 0x02014b50, true);
     // made-by 0, needed 0
@@ -96,10 +110,10 @@ export function writeTorchZip(records: readonly ZipRecord[]): Uint8Array {
     view.setUint32(p + 24, e.size, true);
     view.setUint16(p + 28, e.name.length, true);
     view.setUint32(p + 42, e.offset, true);
-    out.set(e.name, p + 46);
+    tail.set(e.name, p + 46);
     p += 46 + e.name.length;
   }
-  const zip64At = p;
+  const zip64At = centralAt + p;
   const n = BigInt(placed.length);
   view.setUint32(p, 0x06064b50, true);
   view.setBigUint64(p + 4, 44n, true);
@@ -120,5 +134,6 @@ export function writeTorchZip(records: readonly ZipRecord[]): Uint8Array {
   view.setUint16(p + 10, count, true);
   view.setUint32(p + 12, centralSize, true);
   view.setUint32(p + 16, centralAt, true);
-  return out;
+  chunks.push(tail);
+  return chunks;
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { readSafetensors, writeSafetensors } from '../../checkpoint/safetensors.js';
+import { readSafetensors, safetensorsChunks } from '../../checkpoint/safetensors.js';
 import type { StateDict } from '../../checkpoint/tensor.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { createMomentStore, type MomentStore } from './adamw/moments.js';
@@ -84,11 +84,16 @@ export class AdamW {
 
   /** Optimizer state as tensors (exp_avg.<name>, exp_avg_sq.<name>, step.<name>) for a resumable checkpoint. */
   stateDict(): StateDict {
+    return this.state(true);
+  }
+
+  /** The state with the moments copied, or (for `save`, which writes them at once) as the live arrays. */
+  private state(copy: boolean): StateDict {
     const out: StateDict = new Map();
     for (const name of this.moments.names()) {
       const { m, v } = this.moments.get(name, 0);
-      out.set(`exp_avg.${name}`, { dtype: 'float32', shape: [m.length], data: Float32Array.from(m) });
-      out.set(`exp_avg_sq.${name}`, { dtype: 'float32', shape: [m.length], data: Float32Array.from(v) });
+      out.set(`exp_avg.${name}`, { dtype: 'float32', shape: [m.length], data: copy ? Float32Array.from(m) : m });
+      out.set(`exp_avg_sq.${name}`, { dtype: 'float32', shape: [m.length], data: copy ? Float32Array.from(v) : v });
       out.set(`step.${name}`, { dtype: 'int64', shape: [], data: BigInt64Array.from([BigInt(this.stepOf(name))]) });
     }
     return out;
@@ -115,7 +120,8 @@ export class AdamW {
 
   /** Save the state (and hyper-parameters as metadata) to a .safetensors file, atomically. */
   save(path: string): void {
-    writeFileAtomic(path, writeSafetensors(this.stateDict(), {
+    // Streamed from the moment arrays themselves: one buffer of the whole file would be a second copy of them.
+    writeFileAtomic(path, safetensorsChunks(this.state(false), {
       optimizer: 'AdamW', lr: String(this.lr), betas: JSON.stringify(this.betas), eps: String(this.eps), weight_decay: String(this.weightDecay),
     }));
   }
