@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { RowJob, RowResult } from './_trainRow.js';
 import { samTrainWeights } from './_fixtures.js';
-import { pytorchStep, type TorchModel, type TorchReference } from './pytorch/reference.js';
+import { pytorchStage1Iteration, pytorchStep, type TorchModel, type TorchReference } from './pytorch/reference.js';
 
 /**
  * Fine-tuning speed and memory, the table of issue 13: each row beside the official PyTorch code's
@@ -95,6 +95,8 @@ export async function run(): Promise<void> {
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const vnetSteps = new Map<number, number>();
+  // Stage-1 iterations against a PyTorch process training both networks the same way (stage1_iteration.py).
+  const iterationLines: string[] = [];
   for (const [i, row] of ROWS.entries()) {
     if (wanted && !wanted.includes(i + 1)) continue;
     const torchRef = await torchRow(row);
@@ -110,6 +112,16 @@ export async function run(): Promise<void> {
       }
     }
     const refNote = row.model === 'sam1' && it ? ` (SAM + VNet steps ${ms(reference)})` : '';
+    if (row.model === 'sam1' && it) {
+      const sam = samTrainWeights();
+      const torchIt = await pytorchStage1Iteration(threads ?? 2, repeats, row.batch, existsSync(sam) ? sam : undefined);
+      const t = torchIt.ok ? torchIt.iteration : undefined;
+      iterationLines.push(
+        `| ${row.name} | ${t ? `${ms(t.iterationMs)}, ${gib(t.peakRssMiB)}` : `- (${torchIt.ok ? '' : torchIt.reason})`} | ${ms(it.iterationMs)}, ${gib(it.peakRssMiB)} | ` +
+          `${t ? `${ratio(it.iterationMs, t.iterationMs)}, ${ratio(it.peakRssMiB, t.peakRssMiB)}` : '-'} |${torchIt.ok && torchIt.blasWarning ? ` WARNING: ${torchIt.blasWarning}` : ''}`,
+      );
+      process.stdout.write(`stage-1 iteration vs PyTorch ${iterationLines.at(-1)}\n`);
+    }
     const same = torchRef?.ok ? torchRef.step : undefined;
     lines.push(
       `| ${row.name} | ${ms(row.torch.ms)}, ${row.torch.gib.toFixed(2)} GiB | ${same ? `${ms(same.stepMs)}, ${ms(same.forwardMs)}, ${gib(same.peakRssMiB)}` : '-'} | ${ms(step.stepMs)} | ${ms(step.forwardMs)} | ${ratio(step.stepMs, step.forwardMs)} | ${gib(step.peakRssMiB)} | ` +
@@ -120,4 +132,12 @@ export async function run(): Promise<void> {
     process.stdout.write(`${lines.at(-1)}\n`);
   }
   process.stdout.write(`\n${lines.join('\n')}\n`);
+  if (iterationLines.length) {
+    process.stdout.write(
+      '\nStage-1 `sab finetune` iteration (SAM step + AdamW, VNet step + AdamW; peak RSS of the whole run, with its validation and export) ' +
+        'against PyTorch training both networks in one process on synthetic inputs (stage1_iteration.py, same run, same checkpoint):\n' +
+        '| row | PyTorch iteration, peak RSS | ours: iteration, peak RSS | ours / PyTorch (time, memory) |\n|---|---|---|---|\n' +
+        `${iterationLines.join('\n')}\n`,
+    );
+  }
 }

@@ -49,6 +49,19 @@ export const TORCH_SCRIPTS: Record<TorchModel, string> = {
   sam1: scriptPath('stage1_step.py'),
   sam2: scriptPath('stage2_step.py'),
 };
+const STAGE1_ITERATION_SCRIPT = scriptPath('stage1_iteration.py');
+
+/** One PyTorch stage-1 iteration (SAM step + AdamW, then VNet step + AdamW, one process), as `stage1_iteration.py` prints it. */
+export interface TorchIteration {
+  torch: string;
+  iterationMs: number;
+  peakRssMiB: number;
+  blas: string[];
+}
+
+export type TorchIterationReference =
+  | { ok: true; python: string; iteration: TorchIteration; blasWarning?: string }
+  | { ok: false; reason: string };
 
 /** Pythons to try in order: SAB_BENCH_PYTHON, then the one on PATH, then Debian's (where `python3-torch` installs). */
 function candidates(): string[] {
@@ -102,5 +115,25 @@ export async function pytorchStep(model: TorchModel, threads: number, repeats: n
     return { ok: true, python, step, ...(blasWarning ? { blasWarning } : {}) };
   } catch {
     throw new Error(`${script}: expected one JSON line, got ${JSON.stringify(line.slice(0, 200))}`);
+  }
+}
+
+/**
+ * Times a PyTorch stage-1 iteration in a child Python: both networks and both AdamW states in one process, as a stage-1
+ * `sab finetune` iteration holds them, so its peak RSS is the reference for that iteration's (not the sum of two
+ * single-step processes' peaks).
+ */
+export async function pytorchStage1Iteration(threads: number, repeats: number, batch: number, weights?: string): Promise<TorchIterationReference> {
+  const python = await torchPython();
+  if (!python) return { ok: false, reason: `no Python with torch among ${candidates().join(', ')}` };
+  const args = [STAGE1_ITERATION_SCRIPT, String(threads), String(repeats), String(batch), ...(weights ? [weights] : [])];
+  const { stdout } = await exec(python, args, { maxBuffer: 1 << 20 });
+  const line = stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    const iteration = JSON.parse(line) as TorchIteration;
+    const blasWarning = slowBlasWarning(iteration.blas);
+    return { ok: true, python, iteration, ...(blasWarning ? { blasWarning } : {}) };
+  } catch {
+    throw new Error(`${STAGE1_ITERATION_SCRIPT}: expected one JSON line, got ${JSON.stringify(line.slice(0, 200))}`);
   }
 }

@@ -18,13 +18,17 @@ def _timed(fn):
     return (time.perf_counter() - t) * 1000
 
 
-def _mapped_blas():
+def mapped_blas():
     try:
         with open('/proc/self/maps') as f:
             paths = {line.split()[-1] for line in f if 'blas' in line.lower() or 'lapack' in line.lower()}
     except OSError:  # not Linux: nothing to tell
         return []
     return sorted(p for p in paths if p.startswith('/'))
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def time_step(step, optimizer, forward, repeats):
@@ -42,6 +46,6 @@ def time_step(step, optimizer, forward, repeats):
         'stepMs': statistics.median(steps),
         'adamwMs': statistics.median(optims),
         'forwardMs': statistics.median(forwards),
-        'peakRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        'blas': _mapped_blas(),
+        'peakRssMiB': peak_rss_mib(),
+        'blas': mapped_blas(),
     }
