@@ -22,7 +22,9 @@ import { pytorchStage1Iteration, pytorchStep, type TorchModel, type TorchReferen
  * the computation our graphs do: `pytorch/stage2_step.py` (fusion + adapted mask decoder, automatic mode, Dice + CE,
  * stage 2's trainable set; its `--check` matches the golden decoder outputs), `pytorch/stage1_step.py` (TinyViT with
  * its adapters + that decoder from the image, the adapters trained; its `--check` matches the golden embedding and
- * logits) and `pytorch/vnet_step.py` (MONAI's VNet layout).
+ * logits) and `pytorch/vnet_step.py` (MONAI's VNet layout). Stage-1 iterations are also compared with
+ * `pytorch/stage1_iteration.py`: both stage-1 networks and their AdamW states in one process, one step of each per
+ * iteration, so the iteration's peak has a like-for-like reference (not the sum of two processes' step peaks).
  *
  * Env: SAB_BENCH_PYTHON (the Python to try first), SAB_SAM_WEIGHTS (the SAM checkpoint; default the golden one), SAB_THREADS, SAB_BENCH_REPEATS (default 3), SAB_BENCH_ROWS (comma-separated row numbers, 1-based),
  * SAB_BENCH_ARENA=1 (ORT CPU arena on; off by default, as in `sab finetune`), SAB_BENCH_MEMPATTERN=1 (memory pattern on;
