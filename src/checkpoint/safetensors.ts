@@ -1,5 +1,6 @@
 import { CheckpointError } from './errors.js';
 import { copyBytes, typedArrayFor } from './strided.js';
+import { concatChunks } from './bytes.js';
 import { DTYPE_BYTES, numel, type DType, type StateDict } from './tensor.js';
 
 /** safetensors dtype names <-> ours. */
@@ -77,14 +78,7 @@ export function readSafetensors(bytes: Uint8Array, fileName: string): StateDict 
  * little-endian; the JSON header is space-padded so the data section starts 8-byte aligned.
  */
 export function writeSafetensors(dict: StateDict, metadata?: Record<string, string>): Uint8Array {
-  const chunks = safetensorsChunks(dict, metadata);
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let p = 0;
-  for (const c of chunks) {
-    out.set(c, p);
-    p += c.length;
-  }
-  return out;
+  return concatChunks(safetensorsChunks(dict, metadata));
 }
 
 /**

@@ -3,7 +3,8 @@ import { safetensorsChunks } from '../../checkpoint/safetensors.js';
 import { DTYPE_BYTES, numel, type StateDict, type Tensor } from '../../checkpoint/tensor.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { pickleStateDict } from './pickle.js';
-import { concatChunks, torchZipChunks, type ZipRecord } from './zip.js';
+import { concatChunks } from '../../checkpoint/bytes.js';
+import { torchZipChunks, type ZipRecord } from './zip.js';
 
 export class CheckpointExportError extends Error {
   override name = 'CheckpointExportError';

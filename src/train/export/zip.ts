@@ -5,6 +5,8 @@
  * field padded with 'Z', and a Zip64 end record before the classic one. Archives up to 4 GiB only.
  */
 
+import { concatChunks } from '../../checkpoint/bytes.js';
+
 const ALIGNMENT = 64;
 const U32_MAX = 0xffffffff;
 
@@ -41,17 +43,6 @@ interface Placed {
 /** Serialise records (in the given order) as one torch-style archive. */
 export function writeTorchZip(records: readonly ZipRecord[]): Uint8Array {
   return concatChunks(torchZipChunks(records));
-}
-
-/** One buffer holding the chunks in order. */
-export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let p = 0;
-  for (const c of chunks) {
-    out.set(c, p);
-    p += c.length;
-  }
-  return out;
 }
 
 /**
