@@ -78,10 +78,11 @@ export async function run(): Promise<void> {
     `ONNX Runtime CPU${threads ? `, ${threads} threads` : ''}, CPU arena ${memory.cpuMemArena === false ? 'off' : 'on'}, memory pattern ${memory.memPattern === false ? 'off' : 'on'}, NCHWc lowering ${nchwc.nchwcConv === false ? 'off' : 'on'}${chunk?.[0] ? ` (training 3-D convs chunked by ${chunk.join('/')})` : ''}; ` +
       `median of ${repeats} after a warm-up; "quoted" PyTorch figures from issue 13 (torch 1.13 CPU, 2 threads, a faster day).\n`,
   );
+  // The SAM checkpoint PyTorch trains in this run: ours, when present (random weights otherwise).
+  const torchSamWeights = existsSync(samTrainWeights()) ? samTrainWeights() : undefined;
   // PyTorch in this run: each row's step timed in a child Python just before ours.
   const torchRow = async (row: Row): Promise<TorchReference | undefined> => {
-    const sam = samTrainWeights();
-    const weights = row.model !== 'vnet' && existsSync(sam) ? sam : undefined;
+    const weights = row.model !== 'vnet' ? torchSamWeights : undefined;
     const ref = await pytorchStep(row.model satisfies TorchModel, threads ?? 2, repeats, row.batch, weights);
     process.stdout.write(
       ref.ok
@@ -115,8 +116,7 @@ export async function run(): Promise<void> {
     }
     const refNote = row.model === 'sam1' && it ? ` (SAM + VNet steps ${ms(reference)})` : '';
     if (row.model === 'sam1' && it) {
-      const sam = samTrainWeights();
-      const torchIt = await pytorchStage1Iteration(threads ?? 2, repeats, row.batch, existsSync(sam) ? sam : undefined);
+      const torchIt = await pytorchStage1Iteration(threads ?? 2, repeats, row.batch, torchSamWeights);
       const t = torchIt.ok ? torchIt.iteration : undefined;
       iterationLines.push(
         `| ${row.name} | ${t ? `${ms(t.iterationMs)}, ${gib(t.peakRssMiB)}` : `- (${torchIt.ok ? '' : torchIt.reason})`} | ${ms(it.iterationMs)}, ${gib(it.peakRssMiB)} | ` +

@@ -89,33 +89,45 @@ export function torchPython(): Promise<string | undefined> {
   return found;
 }
 
-/**
- * Times one PyTorch step in a child Python (same threads and repeats as ours; for stages 1 and 2 the same batch and,
- * given `weights`, the same checkpoint), or says why it could not.
- * A failure of the script itself is an error: a reference that silently went missing would read as "no PyTorch".
- */
-export async function pytorchStep(model: TorchModel, threads: number, repeats: number, batch = 1, weights?: string): Promise<TorchReference> {
+/** The Python with torch that times the references, or why there is none. */
+async function findTorch(): Promise<{ ok: true; python: string } | { ok: false; reason: string }> {
   const python = await torchPython();
-  if (!python) {
-    return {
-      ok: false,
-      reason: `no Python with torch among ${candidates().join(', ')} (Debian: apt-get install python3-torch libopenblas0-pthread; or set SAB_BENCH_PYTHON)`,
-    };
-  }
-  if (model === 'vnet' && batch !== 1) return { ok: false, reason: 'vnet_step.py times batch 1 only' };
-  const script = TORCH_SCRIPTS[model];
-  // stage1_step.py and stage2_step.py take the batch and, optionally, the official-format checkpoint our row trains
-  // (random weights without).
-  const args = [script, String(threads), String(repeats), ...(model !== 'vnet' ? [String(batch), ...(weights ? [weights] : [])] : [])];
-  const { stdout } = await exec(python, args, { maxBuffer: 1 << 20 });
+  return python
+    ? { ok: true, python }
+    : { ok: false, reason: `no Python with torch among ${candidates().join(', ')} (Debian: apt-get install python3-torch libopenblas0-pthread; or set SAB_BENCH_PYTHON)` };
+}
+
+/**
+ * Runs one reference script and reads the one JSON line it prints last, with the warning its BLAS calls for. A failure
+ * of the script itself is an error: a reference that silently went missing would read as "no PyTorch".
+ */
+async function runTorchScript<T extends { blas: string[] }>(python: string, script: string, args: string[]): Promise<{ result: T; blasWarning?: string }> {
+  const { stdout } = await exec(python, [script, ...args], { maxBuffer: 1 << 20 });
   const line = stdout.trim().split('\n').at(-1) ?? '';
+  let result: T;
   try {
-    const step = JSON.parse(line) as TorchStep;
-    const blasWarning = slowBlasWarning(step.blas);
-    return { ok: true, python, step, ...(blasWarning ? { blasWarning } : {}) };
+    result = JSON.parse(line) as T;
   } catch {
     throw new Error(`${script}: expected one JSON line, got ${JSON.stringify(line.slice(0, 200))}`);
   }
+  const blasWarning = slowBlasWarning(result.blas);
+  return { result, ...(blasWarning ? { blasWarning } : {}) };
+}
+
+/**
+ * Times one PyTorch step in a child Python (same threads and repeats as ours; for stages 1 and 2 the same batch and,
+ * given `weights`, the same checkpoint), or says why it could not.
+ */
+export async function pytorchStep(model: TorchModel, threads: number, repeats: number, batch = 1, weights?: string): Promise<TorchReference> {
+  const found = await findTorch();
+  if (!found.ok) return found;
+  const { python } = found;
+  if (model === 'vnet' && batch !== 1) return { ok: false, reason: 'vnet_step.py times batch 1 only' };
+  // stage1_step.py and stage2_step.py take the batch and, optionally, the official-format checkpoint our row trains
+  // (random weights without).
+  const args = [String(threads), String(repeats), ...(model !== 'vnet' ? [String(batch), ...(weights ? [weights] : [])] : [])];
+  const { result: step, blasWarning } = await runTorchScript<TorchStep>(python, TORCH_SCRIPTS[model], args);
+  return { ok: true, python, step, ...(blasWarning ? { blasWarning } : {}) };
 }
 
 /**
@@ -124,16 +136,10 @@ export async function pytorchStep(model: TorchModel, threads: number, repeats: n
  * single-step processes' peaks).
  */
 export async function pytorchStage1Iteration(threads: number, repeats: number, batch: number, weights?: string): Promise<TorchIterationReference> {
-  const python = await torchPython();
-  if (!python) return { ok: false, reason: `no Python with torch among ${candidates().join(', ')}` };
-  const args = [STAGE1_ITERATION_SCRIPT, String(threads), String(repeats), String(batch), ...(weights ? [weights] : [])];
-  const { stdout } = await exec(python, args, { maxBuffer: 1 << 20 });
-  const line = stdout.trim().split('\n').at(-1) ?? '';
-  try {
-    const iteration = JSON.parse(line) as TorchIteration;
-    const blasWarning = slowBlasWarning(iteration.blas);
-    return { ok: true, python, iteration, ...(blasWarning ? { blasWarning } : {}) };
-  } catch {
-    throw new Error(`${STAGE1_ITERATION_SCRIPT}: expected one JSON line, got ${JSON.stringify(line.slice(0, 200))}`);
-  }
+  const found = await findTorch();
+  if (!found.ok) return found;
+  const { python } = found;
+  const args = [String(threads), String(repeats), String(batch), ...(weights ? [weights] : [])];
+  const { result: iteration, blasWarning } = await runTorchScript<TorchIteration>(python, STAGE1_ITERATION_SCRIPT, args);
+  return { ok: true, python, iteration, ...(blasWarning ? { blasWarning } : {}) };
 }

@@ -12,13 +12,12 @@ Usage: python3 stage1_iteration.py THREADS REPEATS BATCH [BONE_SAM_PTH]
 import json
 import statistics
 import sys
-import time
 
 import torch
 
 from stage1_step import Stage1
 from stage2_step import GRID, load, sam_loss
-from step_timing import mapped_blas, peak_rss_mib
+from step_timing import mapped_blas, peak_rss_mib, timed
 from vnet_step import VNet, loss_fn
 
 
@@ -46,11 +45,7 @@ def main(threads, repeats, batch, weights=None):
         vnet_opt.step()
 
     iteration()  # warm-up, and both AdamW states allocated
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        iteration()
-        times.append((time.perf_counter() - t) * 1000)
+    times = [timed(iteration) for _ in range(repeats)]
     print(json.dumps({
         'torch': torch.__version__,
         'weights': weights or 'random',

@@ -12,7 +12,7 @@ import time
 import torch
 
 
-def _timed(fn):
+def timed(fn):
     t = time.perf_counter()
     fn()
     return (time.perf_counter() - t) * 1000
@@ -36,12 +36,12 @@ def time_step(step, optimizer, forward, repeats):
     optimizer.step()  # warm-up, and AdamW's state allocated
     steps, optims, forwards = [], [], []
     for _ in range(repeats):
-        steps.append(_timed(step))
-        optims.append(_timed(optimizer.step))
+        steps.append(timed(step))
+        optims.append(timed(optimizer.step))
     with torch.no_grad():  # batch statistics, no backward, as ours
-        _timed(forward)
+        timed(forward)
         for _ in range(repeats):
-            forwards.append(_timed(forward))
+            forwards.append(timed(forward))
     return {
         'stepMs': statistics.median(steps),
         'adamwMs': statistics.median(optims),

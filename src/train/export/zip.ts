@@ -5,8 +5,6 @@
  * field padded with 'Z', and a Zip64 end record before the classic one. Archives up to 4 GiB only.
  */
 
-import { concatChunks } from '../../checkpoint/bytes.js';
-
 const ALIGNMENT = 64;
 const U32_MAX = 0xffffffff;
 
@@ -40,13 +38,9 @@ interface Placed {
   size: number;
 }
 
-/** Serialise records (in the given order) as one torch-style archive. */
-export function writeTorchZip(records: readonly ZipRecord[]): Uint8Array {
-  return concatChunks(torchZipChunks(records));
-}
-
 /**
- * The archive as a list of chunks whose concatenation is `writeTorchZip`'s bytes: the small headers, padding, data
+ * Serialise records (in the given order) as one torch-style archive, returned as chunks to write in order: the small
+ * headers, padding, data
  * descriptors and directory in buffers of their own, each record's data as the record's own array (not copied), so a
  * large checkpoint goes to disk without a second copy of its tensors in memory.
  */
